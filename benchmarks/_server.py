@@ -13,11 +13,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SERVER_MODULE = ROOT / "tests" / "support" / "openai_server.py"
-
-
-def available() -> bool:
-    return SERVER_MODULE.exists()
 
 
 class Server:

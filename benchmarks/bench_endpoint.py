@@ -29,7 +29,7 @@ Targets
 
 Run
   .venv/bin/python benchmarks/bench_endpoint.py [--runs 10] [--repeats 2] [--skip-lmeval]
-Needs tests/support/openai_server.py (skips with a message when it is missing) and
+Needs
 benchmarks/.venv-lmeval (created by benchmarks/lm_eval_env.py). Writes benchmarks/results/bench_endpoint.json.
 """
 
@@ -54,7 +54,7 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from _server import Server, available, chat_records, quiet_env, run_measured, server_view  # noqa: E402
+from _server import Server, chat_records, quiet_env, run_measured, server_view  # noqa: E402
 
 LATENCY, CAPACITY = 0.2, 64
 GEN_TASK = "globmed_medqa_en_gen"
@@ -288,10 +288,6 @@ def main() -> None:
                     help="also cProfile an in-process --concurrency 64 run (writes results/bench_endpoint.pstats)")
     ap.add_argument("--cache-dir", default=None)
     args = ap.parse_args()
-    if not available():
-        print("SKIPPED: tests/support/openai_server.py does not exist yet (the loopback server this benchmark needs)")
-        return
-
     from bench_local import ensure_data
 
     cache = ensure_data(cache_dir=args.cache_dir)

@@ -50,7 +50,7 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from _server import Server, available, chat_records, quiet_env, wait_for  # noqa: E402
+from _server import Server, chat_records, quiet_env, wait_for  # noqa: E402
 
 LATENCY, CAPACITY = 0.2, 64
 
@@ -201,10 +201,6 @@ def main() -> None:
     ap.add_argument("--kill-at", type=float, default=0.5, help="fraction answered before the kill")
     ap.add_argument("--cache-dir", default=None)
     args = ap.parse_args()
-    if not available():
-        print("SKIPPED: tests/support/openai_server.py does not exist yet (the loopback server this benchmark needs)")
-        return
-
     from bench_local import ensure_data
 
     cache = ensure_data(cache_dir=args.cache_dir)

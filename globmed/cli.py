@@ -11,11 +11,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .demo import DemoSettings
-from .errors import GlobmedError
 from .bench.run import BenchSettings
+from .demo import DemoSettings
+from .deploy.cli import deploy_app
+from .errors import GlobmedError
 from .hub.settings import BuildSettings
+from .review.settings import ReviewSampleSettings
 from .settings import settings_command
+from .space import SpaceSettings
+from .train.settings import DistillSettings, SFTSettings, load_recipe, recipe_names
+from .translate.settings import TranslateSettings
 
 # Never show local variables in tracebacks: they can hold tokens and API keys.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
@@ -24,6 +29,11 @@ data_app = typer.Typer(no_args_is_help=True, help="GlobMed data: sources -> reco
 app.add_typer(data_app, name="data")
 bench_app = typer.Typer(no_args_is_help=True, help="GlobMed-Bench: evaluate models in every language.")
 app.add_typer(bench_app, name="bench")
+review_app = typer.Typer(no_args_is_help=True, help="Expert review of translations: sample, sheets, scores, ranking.")
+app.add_typer(review_app, name="review")
+train_app = typer.Typer(no_args_is_help=True, help="GlobMed-LLMs: SFT with TRL (direct and distillation-enhanced).")
+app.add_typer(train_app, name="train")
+app.add_typer(deploy_app, name="deploy")
 console = Console()
 err = Console(stderr=True)
 
@@ -109,23 +119,9 @@ def bench_compare(
     compare(out_a, out_b, model_a, model_b, method=correction, console=console)
 
 
-def main() -> None:
-    try:
-        app()
-    except GlobmedError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(2)
-
-
-
 # ---------------------------------------------------------------------------------------------
 # Translation and expert review (globmed/translate, globmed/review)
 # ---------------------------------------------------------------------------------------------
-from .translate.settings import TranslateSettings  # noqa: E402
-from .review.settings import ReviewSampleSettings  # noqa: E402
-
-review_app = typer.Typer(no_args_is_help=True, help="Expert review of translations: sample, sheets, scores, ranking.")
-app.add_typer(review_app, name="review")
 
 
 @settings_command(app, "translate", TranslateSettings)
@@ -179,10 +175,6 @@ def review_rank(
 # ---------------------------------------------------------------------------------------------
 # globmed train: GlobMed-LLMs (SFT with TRL, distillation, model cards)
 # ---------------------------------------------------------------------------------------------
-from .train.settings import DistillSettings, SFTSettings, load_recipe, recipe_names  # noqa: E402
-
-train_app = typer.Typer(no_args_is_help=True, help="GlobMed-LLMs: SFT with TRL (direct and distillation-enhanced).")
-app.add_typer(train_app, name="train")
 
 
 @settings_command(train_app, "sft", SFTSettings, config_loader=load_recipe, config_flag="--recipe")
@@ -230,10 +222,6 @@ def train_recipes() -> None:
 
 
 # --- The GlobMed Space and Inference Endpoints (globmed.space, globmed.deploy) -------------------------
-from .deploy.cli import deploy_app as _deploy_app  # noqa: E402
-from .space import SpaceSettings  # noqa: E402
-
-app.add_typer(_deploy_app, name="deploy")
 
 
 @settings_command(app, "space", SpaceSettings)
@@ -264,6 +252,14 @@ def train_slurm_script() -> None:
     from .train.slurm import SCRIPT
 
     typer.echo(str(SCRIPT))
+
+
+def main() -> None:
+    try:
+        app()
+    except GlobmedError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -366,3 +366,22 @@ def openai_server() -> Iterable[Callable[..., Any]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(sample_data, tmp_path_factory) -> Path:
+    """A tiny random-weight model (globmed.tiny_model) whose tokenizer knows the sample's texts."""
+    from globmed.tiny_model import build_tiny_model, sample_texts
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", sample_texts(sample_data))
+
+
+@pytest.fixture(scope="session")
+def served(tiny_model, tmp_path_factory) -> Iterable[str]:
+    """`transformers serve` on the tiny model (offline, CPU), shared by the whole session; yields
+    http://127.0.0.1:<port> (append /v1 for the OpenAI-compatible routes)."""
+    from tests.support.serving import transformers_serve
+
+    home = tmp_path_factory.mktemp("serve-home")
+    with transformers_serve(tiny_model, home, cli_env(home / "hf_home")) as url:
+        yield url

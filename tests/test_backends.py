@@ -7,13 +7,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -25,14 +21,8 @@ from globmed.bench.run import BenchSettings, build_requests, entries_from, plan_
 from globmed.bench.data import open_source
 from globmed.bench.score import load_results
 from globmed.bench.tasks import get_task
-from tests.conftest import BIN, cli_env, gold_responder, load_config, run_cli
+from tests.conftest import cli_env, gold_responder, load_config, run_cli
 from tests.support.hub_server import HubServer, inference_endpoints_url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_async(backend: Any, coro_fn: Any) -> Any:
@@ -44,39 +34,6 @@ def run_async(backend: Any, coro_fn: Any) -> Any:
             await backend.aclose()
 
     return asyncio.run(go())
-
-
-@pytest.fixture(scope="session")
-def tiny_model(sample_data, tmp_path_factory) -> Path:
-    from globmed.tiny_model import build_tiny_model, sample_texts
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", sample_texts(sample_data))
-
-
-@pytest.fixture(scope="session")
-def served(tiny_model, tmp_path_factory) -> Iterator[str]:
-    """`transformers serve` on the tiny model (offline, CPU); yields http://127.0.0.1:<port>."""
-    home = tmp_path_factory.mktemp("serve-home")
-    port = free_port()
-    log = open(home / "serve.log", "w")
-    proc = subprocess.Popen([str(BIN / "transformers"), "serve", str(tiny_model), "--port", str(port), "--device", "cpu"],
-                            env=cli_env(home / "hf_home"), cwd=home, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (home / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
 
 
 # -- openai and tgi against `transformers serve` ---------------------------------------------------------

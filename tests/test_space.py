@@ -8,10 +8,8 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT, cli_env
+from tests.conftest import ROOT
+from tests.support.serving import free_port, launch_space as launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -32,19 +31,6 @@ LOW = {"sw", "wo", "yo", "zu"}
 DATASETS = ["medqa", "headqa", "medexpqa", "mmlu_pro", "bionli", "medmcqa", "pubmedqa"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(refs: list[str], config: Any) -> tuple[Any, str]:
-    from globmed.space.app import build_demo, launch as launch_app
-
-    demo = build_demo(refs, config)
-    port = free_port()
-    launch_app(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    return demo, f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
@@ -227,37 +213,6 @@ def test_results_of_two_sources_and_a_bad_one(tmp_path):
 
 
 # -- the demo --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def served_tiny(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """`transformers serve` on a tiny locally built model (HF_HUB_OFFLINE=1 only in the server's env)."""
-    from globmed import languages
-    from globmed.tiny_model import build_tiny_model
-
-    root = tmp_path_factory.mktemp("space-serve")
-    texts = [t for lang in languages.all_languages() for t in (lang.system, lang.disclaimer, lang.mcqa["instruction"])]
-    model = build_tiny_model(root / "model", texts)
-    port = free_port()
-    log = open(root / "serve.log", "w")
-    proc = subprocess.Popen([str(BIN / "transformers"), "serve", str(model), "--port", str(port), "--device", "cpu"],
-                            env=cli_env(root / "hf_home"), cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (root / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
-        yield url, model
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
-
-
 def configure(config: Any, **values: Any) -> None:
     from globmed.space.chat import ChatConfig
 
@@ -272,11 +227,11 @@ def chat(client: Any, message: str, language: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_demo_streams_from_transformers_serve(space, served_tiny):
+def test_demo_streams_from_transformers_serve(space, served, tiny_model):
     from globmed.space import chat as chatlib
 
     client, config = space
-    url, model = served_tiny
+    url, model = served, tiny_model
     # A random tiny model greedily repeats newlines: sample (transformers serve needs do_sample for that).
     configure(config, url=url + "/v1", model=str(model), backend="openai", max_tokens=12, temperature=1.0,
               extra_body={"generation_config": json.dumps({"do_sample": True, "top_k": 0})})

@@ -12,9 +12,8 @@ import signal
 import sqlite3
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -178,44 +177,8 @@ def test_kill_9_mid_run_then_resume_repeats_no_answered_request(openai_server, s
 
 
 # ------------------------------------------------------------------------------- transformers serve
-@pytest.fixture(scope="module")
-def tiny(sample_data, tmp_path_factory) -> Path:
-    from globmed.tiny_model import build_tiny_model, sample_texts
-
-    return build_tiny_model(tmp_path_factory.mktemp("distill-tiny") / "model", sample_texts(sample_data))
-
-
-@pytest.fixture(scope="module")
-def served(tiny, tmp_path_factory) -> Iterator[str]:
-    import socket
-
-    home = tmp_path_factory.mktemp("distill-serve")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(home / "serve.log", "w")
-    proc = subprocess.Popen([str(BIN / "transformers"), "serve", str(tiny), "--port", str(port), "--device", "cpu"],
-                            env=cli_env(home / "hf_home"), cwd=home, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (home / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
-
-
 @pytest.mark.slow
-def test_against_transformers_serve_keeps_exactly_the_right_answers(served, tiny, sample_data, tmp_path):
+def test_against_transformers_serve_keeps_exactly_the_right_answers(served, tiny_model, sample_data, tmp_path):
     from globmed.backends import Response
     from globmed.runner import Store
     from globmed.train.distill import teacher_answer
@@ -223,7 +186,7 @@ def test_against_transformers_serve_keeps_exactly_the_right_answers(served, tiny
     out = tmp_path / "distill"
     env = cli_env(tmp_path / "hf_home")
     args = ["train", "distill", "--data", str(sample_data), "--datasets", "medqa,mednli", "--languages", "en,sw",
-            "--split", "test", "--limit", "3", "--backend", "openai", "--base-url", served + "/v1", "--model", str(tiny),
+            "--split", "test", "--limit", "3", "--backend", "openai", "--base-url", served + "/v1", "--model", str(tiny_model),
             "--max-tokens", "24", "--translate", "no", "--out", str(out), "--no-progress"]
     res = run_cli(args, env, timeout=300)
     assert res.returncode == 0, str(res)

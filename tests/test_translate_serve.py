@@ -5,66 +5,28 @@ since the tiny model writes garbage, every record must end as a recorded failure
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import BIN, SAMPLE_SOURCES, cli_env, run_cli
+from tests.conftest import SAMPLE_SOURCES, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(base_url, model path, records file): a tiny model served by `transformers serve` on loopback."""
-    from globmed.tiny_model import build_tiny_model
-
-    root = tmp_path_factory.mktemp("serve")
+def served_records(served, tiny_model, tmp_path_factory):
+    """(base_url, model path, records file): the session's tiny model behind `transformers serve`, and
+    the sample's medqa + mednli records to translate."""
+    root = tmp_path_factory.mktemp("translate-serve")
     records = root / "records.jsonl"
     res = run_cli(["data", "records", "--sources", SAMPLE_SOURCES, "--out", records, "--datasets", "medqa,mednli"],
                   cli_env(root / "hf"))
     assert res.returncode == 0, str(res)
-    texts = [v for line in records.read_text(encoding="utf-8").splitlines()
-             for v in json.loads(line).values() if isinstance(v, str)]
-    model = build_tiny_model(root / "tiny", texts + ['{"question": "", "options": []}'], vocab_size=1024)
-    port = _free_port()
-    env = cli_env(root / "hf")
-    log = open(root / "serve.log", "w")
-    proc = subprocess.Popen([str(BIN / "transformers"), "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
-                             "--device", "cpu", "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("transformers serve did not start:\n" + (root / "serve.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield url + "/v1", model, records
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    return served + "/v1", tiny_model, records
 
 
-def test_real_http_path_records_garbage_as_failures(served, tmp_path):
-    base_url, model, records = served
+def test_real_http_path_records_garbage_as_failures(served_records, tmp_path):
+    base_url, model, records = served_records
     out = tmp_path / "out"
     env = cli_env(tmp_path / "hf")
     args = ["translate", "--data", records, "--out", out, "--languages", "sw", "--backend", "openai",
@@ -101,7 +63,7 @@ def test_real_http_path_records_garbage_as_failures(served, tmp_path):
     assert len(ours) == 4 and all("translation status is" in p["reason"] for p in ours)
 
 
-def test_ner_model_entities_join_the_glossary(served, tmp_path):
+def test_ner_model_entities_join_the_glossary(served_records, tmp_path):
     """--ner: a transformers token-classification model from a local folder (here a tiny random BERT whose
     classifier tags every token as an entity) adds its entities to the glossary, marked "ner"."""
     import torch
@@ -112,7 +74,7 @@ def test_ner_model_entities_join_the_glossary(served, tmp_path):
     from globmed.translate.pipeline import plan_pairs
     from globmed.translate.settings import TranslateSettings
 
-    _, model, records = served
+    _, model, records = served_records
     tok = AutoTokenizer.from_pretrained(model)
     cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=1024, num_labels=2,

@@ -53,20 +53,31 @@ def reference_tests(correct: Correctness, method: str = "holm") -> list[dict[str
                 continue
             for row in compare_to_reference(items, reference=ref, method=method):
                 rows.append({"model": model, "dataset": dataset, **row})
-        pooled: dict[str, dict[str, list[bool | None]]] = defaultdict(dict)
-        for (dataset, lang), ids in cells.items():
-            ref = registry.get(dataset).reference_language
-            ref_ids = cells.get((dataset, ref))
-            if lang == ref or ref_ids is None:
-                continue
-            for item_id, runs in ids.items():
-                if item_id in ref_ids:
-                    pooled[lang][f"{dataset}/{item_id}"] = runs
-                    pooled["reference"][f"{dataset}/{item_id}"] = ref_ids[item_id]
-        if len(pooled) > 1:
-            for row in compare_to_reference(pooled, reference="reference", method=method):
-                rows.append({"model": model, "dataset": "all", **row})
+        rows += pooled_reference_tests(model, cells, method)
     return rows
+
+
+def pooled_reference_tests(model: str, cells: dict[tuple[str, str], dict[str, list[bool | None]]],
+                           method: str = "holm", order: list[str] | None = None) -> list[dict[str, Any]]:
+    """One model's languages against each dataset's reference language, pooled over datasets: an item
+    is (dataset, id) and pairs with the same item in the reference language. `order` sorts languages."""
+    pooled: dict[str, dict[str, list[bool | None]]] = defaultdict(dict)
+    for (dataset, lang), ids in cells.items():
+        ref = registry.get(dataset).reference_language
+        ref_ids = cells.get((dataset, ref))
+        if lang == ref or ref_ids is None:
+            continue
+        for item_id, runs in ids.items():
+            if item_id in ref_ids:
+                pooled[lang][f"{dataset}/{item_id}"] = runs
+                pooled["reference"][f"{dataset}/{item_id}"] = ref_ids[item_id]
+    if len(pooled) <= 1:
+        return []
+    if order:
+        rank = {c: i for i, c in enumerate(order)}
+        pooled = dict(sorted(pooled.items(), key=lambda kv: rank.get(kv[0], -1)))
+    return [{"model": model, "dataset": "all", **row}
+            for row in compare_to_reference(pooled, reference="reference", method=method)]
 
 
 def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None) -> Path:

@@ -25,7 +25,30 @@ class Outcome:
     cached: bool = False
 
 
-class Caller:
+class StoredCaller:
+    """What every caller shares: answers come from the store first; `send` is the way to the model."""
+
+    store: Store
+    stats: RunStats
+
+    def cached(self, key: str) -> Outcome | None:
+        text = self.store.get(key)
+        return Outcome(Response.from_json(text), cached=True) if text is not None else None
+
+    async def __call__(self, job: Any) -> Outcome:
+        hit = self.cached(job.key)
+        if hit is not None:
+            self.stats.cached += 1
+            return hit
+        return await self.send(job)
+
+    async def send(self, job: Any) -> Outcome:
+        raise NotImplementedError
+
+
+class Caller(StoredCaller):
+    """Requests go out one by one through the runner's executor (window, limits, retries)."""
+
     def __init__(self, backend: Backend, store: Store, *, concurrency: int | None = None,
                  limiter: RateLimiter | None = None, max_retries: int = 6, stats: RunStats | None = None):
         self.limit = limit = make_limit(backend, concurrency)
@@ -42,15 +65,7 @@ class Caller:
     def in_flight(self) -> int:
         return self._executor.in_flight
 
-    def cached(self, key: str) -> Outcome | None:
-        text = self.store.get(key)
-        return Outcome(Response.from_json(text), cached=True) if text is not None else None
-
-    async def __call__(self, job: Any) -> Outcome:
-        hit = self.cached(job.key)
-        if hit is not None:
-            self.stats.cached += 1
-            return hit
+    async def send(self, job: Any) -> Outcome:
         ex = self._executor
         await ex.acquire()
         await ex.one(job, limited=ex.in_flight >= self.limit.value - 1, window=ex.in_flight)

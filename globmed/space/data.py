@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .. import languages, registry
+from .aggregate import aggregate, cell_text, fmt, pct
 
 RESULTS_FILES = "results/*.parquet"
 MODEL_FIELDS = ("model_id", "access", "domain", "reasoning", "params_b", "active_params_b", "base_model", "family",
@@ -34,7 +35,6 @@ COLUMNS = ("model", "dataset", "language", "task", "run", "n", "answered", "corr
 DISPLAYS = ("mean", "mean ± SD", "mean ± SD [95% CI]")
 LOW_MARK = " ◆"  # appended to the header of a low-resource language
 MAX_SEARCH = 100
-Z95 = 1.959963984540054
 
 
 class ResultsError(Exception):
@@ -119,15 +119,6 @@ def _float(value: Any) -> float:
     except (TypeError, ValueError):
         return math.nan
     return out if math.isfinite(out) and out > 0 else math.nan
-
-
-def wilson(p: float, n: float, z: float = Z95) -> tuple[float, float]:
-    if not n or n <= 0 or p != p:
-        return (math.nan, math.nan)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(p * (1 - p) / n + z * z / (4 * n * n), 0.0)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 @dataclass
@@ -275,9 +266,9 @@ class Results:
         header += lang_headers + dsets + ["Unparsed %", "Errors %", "Access", "Domain", "Reasoning", "Runs"]
         if rows.empty:
             return pd.DataFrame(columns=header)
-        overall = _aggregate(rows, [])
-        by_lang = _aggregate(rows, ["language"])
-        by_dset = _aggregate(rows, ["dataset"])
+        overall = aggregate(rows, [])
+        by_lang = aggregate(rows, ["language"])
+        by_dset = aggregate(rows, ["dataset"])
         counts = rows.groupby("model")[["unparsed", "answered", "errors", "n"]].sum()
         runs = rows.groupby("model")["run"].nunique()
         meta = models.set_index("model")
@@ -286,12 +277,12 @@ class Results:
             o = overall.loc[model]
             m = meta.loc[model]
             line: list[Any] = [model, None if m["params_b"] != m["params_b"] else round(float(m["params_b"]), 2),
-                               _pct(o["mean"]), _pct(o["sd"]), f"[{_fmt(o['lo'])}, {_fmt(o['hi'])}]"]
+                               pct(o["mean"]), pct(o["sd"]), f"[{fmt(o['lo'])}, {fmt(o['hi'])}]"]
             for key, agg in [(c, by_lang) for c in langs] + [(d, by_dset) for d in dsets]:
-                line.append(_cell(agg, (model, key), display))
+                line.append(cell_text(agg, (model, key), display))
             c = counts.loc[model]
-            line += [_pct(c["unparsed"] / c["answered"] if c["answered"] else math.nan),
-                     _pct(c["errors"] / c["n"] if c["n"] else math.nan), m["access"], m["domain"],
+            line += [pct(c["unparsed"] / c["answered"] if c["answered"] else math.nan),
+                     pct(c["errors"] / c["n"] if c["n"] else math.nan), m["access"], m["domain"],
                      {"reasoning": "yes", "non-reasoning": "no"}.get(m["reasoning"], "?"), int(runs.loc[model])]
             table.append(line)
         out = pd.DataFrame(table, columns=header)
@@ -337,7 +328,7 @@ class Results:
         rows = self.select_rows(f or Filters(), [model])
         if rows.empty:
             return {}
-        agg = _aggregate(rows, [by])
+        agg = aggregate(rows, [by])
         order = self.languages if by == "language" else self.datasets
         return {k: 100 * float(agg.loc[(model, k), "mean"]) for k in order if (model, k) in agg.index}
 
@@ -379,26 +370,10 @@ class Results:
 
     def _reference_tests(self, method: str) -> list[dict[str, Any]]:
         if method not in self._tests:
-            from ..bench.stats import compare_to_reference
+            from ..bench.report import pooled_reference_tests
 
-            rows = []
-            for model, cells in self.correctness.items():
-                pooled: dict[str, dict[str, list[bool | None]]] = defaultdict(dict)
-                for (dataset, lang), ids in cells.items():
-                    ref = registry.get(dataset).reference_language
-                    ref_ids = cells.get((dataset, ref))
-                    if lang == ref or ref_ids is None:
-                        continue
-                    for item_id, runs in ids.items():
-                        if item_id in ref_ids:
-                            pooled[lang][f"{dataset}/{item_id}"] = runs
-                            pooled["reference"][f"{dataset}/{item_id}"] = ref_ids[item_id]
-                if len(pooled) > 1:
-                    order = {c: i for i, c in enumerate(self.languages)}
-                    pooled = dict(sorted(pooled.items(), key=lambda kv: order.get(kv[0], -1)))
-                    for row in compare_to_reference(pooled, reference="reference", method=method):
-                        rows.append({"model": model, "dataset": "all", **row})
-            self._tests[method] = rows
+            self._tests[method] = [row for model, cells in self.correctness.items()
+                                   for row in pooled_reference_tests(model, cells, method, order=self.languages)]
         return self._tests[method]
 
     def compare(self, model_a: str, model_b: str, method: str = "holm") -> list[dict[str, Any]]:
@@ -425,53 +400,3 @@ class Results:
         order = {(d, l): (i, j) for i, d in enumerate(self.datasets) for j, l in enumerate(self.languages)}
         a = dict(sorted(corr[model_a].items(), key=lambda kv: order.get(kv[0], (999, 999))))
         return compare_models(a, corr[model_b], method="holm")
-
-
-def _aggregate(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per model (and `by`): mean and SD over runs of the macro average over cells, and a Wilson CI."""
-    keys = ["model", *by]
-    per_run = rows.groupby([*keys, "run"], sort=False)["accuracy"].mean()
-    stats = per_run.groupby(level=list(range(len(keys))), sort=False).agg(["mean", "std"])
-    stats["std"] = stats["std"].fillna(0.0)
-    cells = rows.groupby(["model", "dataset", "language"], sort=False).agg(p=("accuracy", "mean"),
-                                                                          n=("answered", "mean")).reset_index()
-    cells = cells[cells["n"] > 0]
-    cells["v"] = cells["p"] * (1 - cells["p"]) / cells["n"]
-    cells["inv_n"] = 1 / cells["n"]
-    var = cells.groupby(keys, sort=False).agg(v=("v", "sum"), inv_n=("inv_n", "sum"), k=("v", "size"))
-    out = stats.rename(columns={"std": "sd"}).join(var, how="left")
-    lo, hi = [], []
-    for mean, v, inv_n, k in zip(out["mean"], out["v"], out["inv_n"], out["k"]):
-        if not k or k != k:
-            lo.append(math.nan)
-            hi.append(math.nan)
-            continue
-        se2 = v / (k * k)
-        n_eff = mean * (1 - mean) / se2 if se2 > 0 and 0 < mean < 1 else (k * k) / inv_n
-        a, b = wilson(float(mean), float(n_eff))
-        lo.append(a)
-        hi.append(b)
-    out["lo"], out["hi"] = lo, hi
-    if not by:
-        out.index = out.index.get_level_values(0) if isinstance(out.index, pd.MultiIndex) else out.index
-    return out
-
-
-def _pct(x: float) -> float | None:
-    return None if x is None or x != x else round(100 * float(x), 1)
-
-
-def _fmt(x: float) -> str:
-    return "–" if x is None or x != x else f"{100 * x:.1f}"
-
-
-def _cell(agg: pd.DataFrame, key: tuple[str, str], display: str) -> Any:
-    if key not in agg.index:
-        return None if display == "mean" else "–"
-    r = agg.loc[key]
-    if display == "mean":
-        return _pct(r["mean"])
-    text = f"{_fmt(r['mean'])} ± {_fmt(r['sd'])}"
-    if display == "mean ± SD [95% CI]":
-        text += f" [{_fmt(r['lo'])}, {_fmt(r['hi'])}]"
-    return text

@@ -21,7 +21,7 @@ from ..backends.base import Backend, Response
 from ..backends.openai_compat import parse_completion
 from ..errors import GlobmedError
 from ..runner import RunStats, Store
-from ..runner.calls import Outcome
+from ..runner.calls import Outcome, StoredCaller
 
 FINISHED_OPENAI = {"completed", "failed", "expired", "cancelled"}
 
@@ -173,7 +173,7 @@ class Ledger:
         self._append({"id": batch_id, "collected": True, "status": status, "results": n})
 
 
-class BatchCaller:
+class BatchCaller(StoredCaller):
     """Same interface as runner.calls.Caller; requests go out as provider batches."""
 
     def __init__(self, provider: Any, store: Store, ledger: Ledger, *, poll: float = 30.0, max_batch: int = 5000,
@@ -192,15 +192,7 @@ class BatchCaller:
     def window(self) -> int:
         return self.max_batch
 
-    def cached(self, key: str) -> Outcome | None:
-        text = self.store.get(key)
-        return Outcome(Response.from_json(text), cached=True) if text is not None else None
-
-    async def __call__(self, job: Any) -> Outcome:
-        hit = self.cached(job.key)
-        if hit is not None:
-            self.stats.cached += 1
-            return hit
+    async def send(self, job: Any) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((job, future))
         self.kick()
