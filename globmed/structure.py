@@ -22,8 +22,11 @@ _NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f\u2009 ]\d+)*")
 _SEPARATORS = str.maketrans("", "", ".,\u00a0\u202f\u2009 ")
 _UNITS = ("mg/dL", "mmol/L", "mg/kg", "µg", "mcg", "mg", "kg/m2", "kg/m²", "kg", "mL", "ml", "mmHg", "°C", "°F",
           "IU", "mEq/L", "g/dL", "cm", "mm", "bpm", "%")
-# Not inside a word of any script ("sàmm" holds no "mm"), but right after a digit is fine ("500mg").
-_UNIT = re.compile(r"(?<![^\W\d_])(" + "|".join(re.escape(u) for u in _UNITS) + r")(?![^\W\d_])")
+# Not inside a word of an alphabetic script ("sàmm" holds no "mm"), but right after a digit is fine
+# ("500mg"), and so is touching Chinese, Japanese or Korean text, which puts no space between words
+# ("39.5 °Cの発熱", "164/112 mmHg이고").
+_LETTER = r"[^\W\d_\u1100-\u11ff\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+_UNIT = re.compile(r"(?<!" + _LETTER + r")(" + "|".join(re.escape(u) for u in _UNITS) + r")(?!" + _LETTER + r")")
 _PLACEHOLDER = re.compile(r"\{[^{}\s]+\}|<[A-Z_]+>|\[[A-Z_]+\]")
 OPTIONAL = {"explanation"}  # a translation may leave the gold explanation out (it is then dropped)
 

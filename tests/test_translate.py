@@ -531,6 +531,27 @@ def test_batch_result_parsing_with_sdk_objects():
 
 
 # -- units ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("source,translation", [
+    ("Fever of 39.5 °C for 2 days.", "39.5 °Cの発熱が2日間続く。"),              # ja: the unit touches kana
+    ("BP 164/112 mmHg and 3+ proteinuria.", "혈압은 164/112 mmHg이고 단백뇨 3+."),  # ko: touches Hangul
+    ("Give 500 mg of ceftriaxone.", "给予头孢曲松500mg。"),                      # zh: digits, then Han
+])
+def test_units_touching_cjk_text_are_found(source, translation):
+    """Chinese, Japanese and Korean put no space between a unit and the next word: the unit is still
+    found (a kept unit passes), and a dropped one is still flagged."""
+    from globmed.records import MCQARecord
+    from globmed.structure import check_translation, units
+
+    assert units(translation) == units(source) and units(source)
+    record = MCQARecord(id="x", dataset="medqa", split="test", language="en", question=source, options=["a", "b"], answer="A")
+    assert check_translation(record, {"question": translation, "options": ["a", "b"]}) == []
+    dropped = translation
+    for unit in ("°C", "mmHg", "mg"):
+        dropped = dropped.replace(unit, "")
+    problems = check_translation(record, {"question": dropped, "options": ["a", "b"]})
+    assert problems and "unit(s)" in problems[0]
+
+
 @pytest.mark.parametrize("text,expected", [
     ('{"question": "q", "options": ["a", "b"]}', {"question": "q", "options": ["a", "b"]}),
     ('Here it is:\n```json\n{"question": "q", "options": ["A. a", "B) b"],}\n```\nDone.', {"question": "q", "options": ["a", "b"]}),

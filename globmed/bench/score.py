@@ -172,32 +172,42 @@ def print_summary(out: Path, console: Console) -> None:
     scored = [r for r in rows if r["accuracy"] is not None]
     models = list(dict.fromkeys(r["model"] for r in rows))
     langs = [c for c in languages.codes() if any(r["language"] == c for r in rows)]
-    table = Table(title="GlobMed-Bench: accuracy % (mean over runs and datasets); unparsed % in brackets")
-    table.add_column("model")
-    for lang in langs:
-        table.add_column(f"[magenta]{lang}[/]" if languages.get(lang).low_resource else lang, justify="right")
-    for model in models:
-        cells = []
-        for lang in langs:
-            rs = [r for r in scored if r["model"] == model and r["language"] == lang]
-            if not rs:
-                cells.append("-")
-                continue
-            acc = _macro(rs, "accuracy")
-            unp = _macro(rs, "unparsed_rate")
-            cells.append(f"{100 * acc:.1f} ({100 * unp:.0f})")
-        table.add_row(model, *cells)
-    console.print(table)
+
+    def accuracy(model: str, lang: str) -> str:
+        rs = [r for r in scored if r["model"] == model and r["language"] == lang]
+        return f"{100 * _macro(rs, 'accuracy'):.1f} ({100 * _macro(rs, 'unparsed_rate'):.0f})" if rs else "-"
+
+    console.print(_matrix("GlobMed-Bench: accuracy % (mean over runs and datasets); unparsed % in brackets",
+                          models, langs, accuracy))
     lf = [r for r in rows if r["task"] == "lfqa" and r["rougeL"] is not None]
     if lf:
-        t2 = Table(title="Long-form QA: ROUGE-L F1 (mean over runs and datasets)")
-        t2.add_column("model")
-        for lang in langs:
-            t2.add_column(lang, justify="right")
+        def rouge(model: str, lang: str) -> str:
+            rs = [r for r in lf if r["model"] == model and r["language"] == lang]
+            return f"{_macro(rs, 'rougeL'):.3f}" if rs else "-"
+
+        console.print(_matrix("Long-form QA: ROUGE-L F1 (mean over runs and datasets)", models, langs, rouge))
+
+
+def _matrix(title: str, models: list[str], langs: list[str], cell: Any) -> Table:
+    """A model x language table; languages run down the rows when there are fewer models than
+    languages, so that one or a few models fit an 80-column terminal without truncated numbers."""
+    def lang_label(code: str) -> str:
+        return f"[magenta]{code}[/]" if languages.get(code).low_resource else code
+
+    table = Table(title=title)
+    if len(models) < len(langs):
+        table.add_column("language")
         for model in models:
-            t2.add_row(model, *[(f"{_macro([r for r in lf if r['model'] == model and r['language'] == lang], 'rougeL'):.3f}"
-                                 if any(r['model'] == model and r['language'] == lang for r in lf) else "-") for lang in langs])
-        console.print(t2)
+            table.add_column(model, justify="right", overflow="fold")
+        for lang in langs:
+            table.add_row(lang_label(lang), *[cell(m, lang) for m in models])
+    else:
+        table.add_column("model", overflow="fold")
+        for lang in langs:
+            table.add_column(lang_label(lang), justify="right", no_wrap=True)
+        for model in models:
+            table.add_row(model, *[cell(model, lang) for lang in langs])
+    return table
 
 
 def _macro(rows: list[dict[str, Any]], key: str) -> float:
