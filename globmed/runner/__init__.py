@@ -86,6 +86,7 @@ class _Executor:
     waiting: int = 0  # requests sleeping before a retry or waiting for a slot (holding none)
     retry_queue: int = 0  # retries waiting for a slot: they go before new jobs
     _freed: asyncio.Event | None = None
+    exhausted: bool = False  # the job iterator has run out
     _hold_until: float = 0.0  # after a 429, no new request for a moment: the rest of the burst's refusals land first
 
     def _event(self) -> asyncio.Event:
@@ -177,6 +178,33 @@ class _Executor:
         if self.progress is not None:
             self.progress.advance(self.task_id)
 
+    def _take(self, jobs: Iterator[Job]) -> Job | None:
+        """The next job not in the store, on a slot taken for it; None when no slot is free, retries
+        wait for one, or the jobs ran out (then `exhausted` is set)."""
+        while not self.exhausted and self.has_slot() and not self.retry_queue:
+            job = next(jobs, None)
+            if job is None:
+                self.exhausted = True
+                return None
+            if self.store.has(job.key):
+                self.stats.cached += 1
+                self._advance()
+                continue
+            self.in_flight += 1
+            self.stats.max_window = max(self.stats.max_window, self.in_flight)
+            return job
+        return None
+
+    async def _chain(self, job: Job, jobs: Iterator[Job], window: int) -> None:
+        """Send `job`, then, in the same task, the next one while a slot is free: the next request goes
+        out right after a response is stored, not a few event-loop turns later through the
+        dispatcher, which matters when many responses land at once (the dispatcher still fills slots
+        that open otherwise, e.g. when an adaptive window grows)."""
+        while job is not None:
+            await self.one(job, window=window)  # the number in flight when its slot was taken
+            job = self._take(jobs)
+            window = self.in_flight
+
     async def run(self, jobs: Iterator[Job]) -> None:
         """Keep the window full from `jobs` until they run out; one Event wakes the dispatcher (O(1)
         per completion, where asyncio.wait over the whole window would be O(window))."""
@@ -190,21 +218,10 @@ class _Executor:
                 failures.append(task.exception())  # type: ignore[arg-type]
             freed.set()
 
-        exhausted = False
         try:
             while True:
-                while not exhausted and self.has_slot() and not self.retry_queue:
-                    job = next(jobs, None)
-                    if job is None:
-                        exhausted = True
-                        break
-                    if self.store.has(job.key):
-                        self.stats.cached += 1
-                        self._advance()
-                        continue
-                    self.in_flight += 1
-                    self.stats.max_window = max(self.stats.max_window, self.in_flight)
-                    task = asyncio.ensure_future(self.one(job, window=self.in_flight))
+                while (job := self._take(jobs)) is not None:
+                    task = asyncio.ensure_future(self._chain(job, jobs, self.in_flight))
                     active.add(task)
                     task.add_done_callback(finished)
                 if failures:
