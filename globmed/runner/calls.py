@@ -9,6 +9,7 @@ the recorded error.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ class Outcome:
     cached: bool = False
 
 
-class StoredCaller:
+class StoredCaller(ABC):
     """What every caller shares: answers come from the store first; `send` is the way to the model."""
 
     store: Store
@@ -42,8 +43,9 @@ class StoredCaller:
             return hit
         return await self.send(job)
 
+    @abstractmethod
     async def send(self, job: Any) -> Outcome:
-        raise NotImplementedError
+        """Get `job` answered (or its error recorded) by the model."""
 
 
 class Caller(StoredCaller):
