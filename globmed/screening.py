@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .records import Issue, LFQARecord, MCQARecord, NLIRecord, Record, content_key, normalize_text
+from .records import Issue, MCQARecord, NLIRecord, Record, content_key, normalize_text
 from .registry import DatasetSpec, matches
 from .sources._io import dig
 

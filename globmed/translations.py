@@ -59,7 +59,9 @@ def load(path: Path, display: str, problems: list[TranslationProblem] | None = N
 
 def attach(records: list[Record], language: str, table: dict[str, tuple[str, dict[str, Any]]],
            problems: list[TranslationProblem], expected: dict[str, Any] | None = None) -> Iterator[Record]:
-    """The translated records, in source order; bad or unusable lines go to `problems`."""
+    """The translated records, in source order; bad or unusable lines go to `problems`. `expected`
+    caches what each source record requires (structure.expectations) across its languages."""
+    expected = {} if expected is None else expected
     known = set()
     for record in records:
         known.add(record.id)
@@ -73,12 +75,9 @@ def attach(records: list[Record], language: str, table: dict[str, tuple[str, dic
                                                f"translation status is {status!r}: {obj.get('error', 'no reason given')}"))
             continue
         texts = {k: v for k, v in obj.items() if k not in META_KEYS}
-        if expected is not None:  # what each source requires, computed once for all its languages
-            if record.id not in expected:
-                expected[record.id] = expectations(record)
-            found = check_translation(record, texts, expected[record.id])
-        else:
-            found = check_translation(record, texts)
+        if record.id not in expected:
+            expected[record.id] = expectations(record)
+        found = check_translation(record, texts, expected[record.id])
         if found:
             problems.append(TranslationProblem(record.id, record.dataset, language, origin, "; ".join(found)))
             continue

@@ -16,7 +16,7 @@ from rich.table import Table
 from .. import __version__, languages, registry
 from ..backends.base import Response
 from ..errors import GlobmedError
-from ..io import atomic_path, write_json
+from ..io import atomic_path
 from ..runner import Store
 from .campaign import META_FIELDS
 from .tasks import get_task

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,11 +23,11 @@ from ..errors import GlobmedError
 from ..io import atomic_dir, write_json
 from ..records import Record
 from ..screening import Screener, report
-from .settings import BuildSettings
 from ..sources import find_files, read_dataset
 from ..translations import TranslationProblem, attach, load, translation_files
 from .card import write_card
 from .parquet import RowWriter, schema_for
+from .settings import BuildSettings
 
 SAMPLE_MARKER = "SAMPLE.md"  # a sources folder holding this file is a demo sample, not GlobMed data
 MANIFEST = "globmed.json"
@@ -80,7 +80,7 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
             for lang in sorted(set(files) - set(langs)):
                 if lang not in languages.codes():
                     console.print(f"[yellow]{escape(files[lang][1])}: no language table for {lang!r}; skipped[/]")
-            expected: dict[str, object] = {}  # what each source text requires, shared by its languages
+            expected: dict[str, Any] = {}  # what each source text requires, shared by its languages
             for lang in langs:  # one language at a time, streamed to parquet: memory ~ one dataset + one file
                 if lang == spec.language:
                     records: Iterable[Record] = kept

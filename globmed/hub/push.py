@@ -18,7 +18,7 @@ import yaml
 
 from .. import registry
 from ..errors import GlobmedError
-from .build import MANIFEST, read_manifest
+from .build import read_manifest
 
 IGNORED_PARTS = {".git", "__pycache__", ".cache", ".ipynb_checkpoints"}
 REPO_TYPES = ("dataset", "model", "space")

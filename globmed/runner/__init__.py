@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from ..backends.base import Backend, BackendError, Request
+from ..backends.base import Backend, BackendError, Request, Response
 from .concurrency import AdaptiveLimit
 from .limits import RateLimiter
 from .store import Store, request_key
@@ -118,11 +118,15 @@ class _Executor:
         finally:
             if priority:
                 self.retry_queue -= 1
+        self._occupy()
+
+    def _occupy(self) -> None:
         self.in_flight += 1
         self.stats.max_window = max(self.stats.max_window, self.in_flight)
 
-    async def one(self, job: Job, limited: bool = True, window: int | None = None) -> None:
+    async def one(self, job: Job, limited: bool = True, window: int | None = None) -> Response | None:
         """One request on a slot the caller already holds (released here when done), retried as needed;
+        returns the stored response, or None when an error was recorded instead;
         `limited`: whether the window, rather than a lack of work, was holding the sender back;
         `window`: the number in flight when the slot was taken (the capacity signal of a refusal)."""
         call = self.backend.loglik if job.request.choices else self.backend.chat
@@ -147,16 +151,16 @@ class _Executor:
                         window = self.in_flight  # the slot it took again
                         continue
                     self._error(job, str(exc), exc.status, attempt + 1)
-                    return
+                    return None
                 except Exception as exc:  # an SDK or parsing failure: record it, never score it
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
-                    return
+                    return None
                 self.limit.on_success(response.latency, limited, window)
                 self.stats.latencies.append(response.latency)
                 self.store.put(job.key, response.to_json())
                 self.stats.done += 1
                 self._advance()
-                return
+                return response
         finally:
             self.release()
 
@@ -190,8 +194,7 @@ class _Executor:
                 self.stats.cached += 1
                 self._advance()
                 continue
-            self.in_flight += 1
-            self.stats.max_window = max(self.stats.max_window, self.in_flight)
+            self._occupy()
             return job
         return None
 

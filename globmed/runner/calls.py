@@ -70,9 +70,8 @@ class Caller(StoredCaller):
     async def send(self, job: Any) -> Outcome:
         ex = self._executor
         await ex.acquire()
-        await ex.one(job, limited=ex.in_flight >= self.limit.value - 1, window=ex.in_flight)
-        text = self.store.get(job.key)
-        if text is not None:
-            return Outcome(Response.from_json(text))
+        response = await ex.one(job, limited=ex.in_flight >= self.limit.value - 1, window=ex.in_flight)
+        if response is not None:
+            return Outcome(response)
         err = self.store.error(job.key)
         return Outcome(None, err[0] if err else "no response was recorded")
