@@ -254,7 +254,9 @@ def test_slurm_launcher_starts_accelerate_on_every_node(tmp_path):
 
     stubs = tmp_path / "bin"
     stubs.mkdir()
-    (stubs / "scontrol").write_text("#!/bin/bash\nprintf 'gpu-node-07\\ngpu-node-08\\n'\n")
+    # the second host comes a moment later, as from a long listing: a reader that stops after the first
+    # line (head -n 1) would kill scontrol with SIGPIPE, and the script (pipefail) with it
+    (stubs / "scontrol").write_text("#!/bin/bash\nprintf 'gpu-node-07\\n'\nsleep 0.2\nprintf 'gpu-node-08\\n'\n")
     # srun runs its command once per node, with that node's SLURM_NODEID
     (stubs / "srun").write_text('#!/bin/bash\nfor id in $(seq 0 $((SLURM_NNODES - 1))); do\n'
                                 '  SLURM_NODEID=$id "${@: -3}"\ndone\n')
