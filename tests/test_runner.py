@@ -93,6 +93,21 @@ def test_scripted_server_throughput(openai_server, store):
     assert stats.throughput > 100, stats.throughput
 
 
+def test_a_burst_of_responses_goes_back_out_spread(openai_server, store):
+    """The first window goes out at once and its answers land together; the next sends are spread over
+    half a round trip (not sent back as a burst that would come back as one every round trip), and
+    the run is no slower for it."""
+    server = openai_server(latency=0.2, capacity=16, mode="queue")
+    stats = run_jobs(server.base_url, [make_job(i) for i in range(64)], store, concurrency=16)
+    assert stats.done == 64 and server.max_in_flight == 16
+    arrivals = sorted(r["arrival"] for r in posts(server))
+    first, second = arrivals[:16], arrivals[16:32]
+    assert first[-1] - first[0] < 0.05  # the first window: one burst
+    gaps = [b - a for a, b in zip(second, second[1:])]
+    expected = 0.5 * 0.2 / 16  # PACE_SPREAD x floor latency / window
+    assert min(gaps) > 0.5 * expected and second[-1] - second[0] > 0.7 * 15 * expected, gaps
+    assert stats.elapsed < 4 * 0.2 + 0.3, stats.elapsed  # 4 round trips + the one-time spreading
+
 # -- retries ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 429, "drop"])
 def test_retryable_failure_is_retried_once_then_stored(openai_server, store, status):

@@ -48,6 +48,7 @@ class TransformersBackend(Backend):
         self.kind = "transformers"
         self.supports_loglik = True
         self.prefers_sorted = True
+        self.paced = False  # requests sent together are batched together
         self.default_concurrency = self.batch_size * 4
         try:
             import torch
