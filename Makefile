@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch first, pinned: the CPU wheel (a plain `torch` requirement would pull a multi-GB CUDA build).
 TORCH ?= torch==2.13.0
+DEEPSPEED ?= deepspeed==0.19.8
 
 .PHONY: demo test install clean
 
@@ -18,6 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
+	# DeepSpeed (the ZeRO-3 test) is a source package whose build imports torch: built against the
+	# pinned CPU torch above, not in an isolated build env (that would fetch a CUDA torch to build it).
+	$(BIN)/pip install --quiet --upgrade setuptools wheel
+	$(BIN)/pip install --quiet --no-build-isolation $(DEEPSPEED)
 	touch $@
 
 install: $(VENV)/.installed

@@ -108,6 +108,26 @@ def test_bf16_auto_is_off_on_cpu():
     assert resolve_bf16("true")[0] is True and resolve_bf16("false")[0] is False
 
 
+def test_bf16_follows_accelerate_launch(monkeypatch):
+    """Where `accelerate launch`'s mixed_precision binds (bf16: transformers takes it from the launcher
+    even with bf16=False; DeepSpeed: it copies the launcher's setting and refuses a mismatch deep in the
+    trainer), `auto` follows it and a contradiction fails up front with what to change."""
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    assert resolve_bf16("auto") == (True, "bf16: auto -> on (accelerate launch's mixed_precision bf16)")
+    assert resolve_bf16("true")[0] is True
+    with pytest.raises(GlobmedError, match="--bf16 false contradicts accelerate launch's mixed_precision bf16"):
+        resolve_bf16("false")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")  # DDP / FSDP: the trainer's own bf16 wins
+    assert resolve_bf16("true") == (True, "bf16: on (asked for)") and resolve_bf16("false")[0] is False
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")  # DeepSpeed: the launcher's setting binds
+    assert resolve_bf16("auto") == (False, "bf16: auto -> off (accelerate launch's mixed_precision no)")
+    with pytest.raises(GlobmedError, match="or launch with --mixed_precision bf16"):
+        resolve_bf16("true")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
+    with pytest.raises(GlobmedError, match="mixed_precision fp16"):
+        resolve_bf16("auto")
+
+
 # ---------------------------------------------------------------------------------- languages
 @pytest.fixture(scope="module")
 def records(sample_data):

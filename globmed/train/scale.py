@@ -42,6 +42,16 @@ def num_processes() -> int:
         return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
+def parallelism(accelerator: Any) -> str:
+    """How the processes share the model, in words for the report and the card ("DeepSpeed ZeRO-3")."""
+    kind = getattr(accelerator.distributed_type, "value", str(accelerator.distributed_type))
+    if kind == "DEEPSPEED":
+        return f"DeepSpeed ZeRO-{accelerator.state.deepspeed_plugin.zero_stage}"
+    if kind == "FSDP":
+        return f"FSDP{getattr(accelerator.state.fsdp_plugin, 'fsdp_version', 1)}"
+    return {"NO": "one process", "MULTI_CPU": "DDP over CPU processes", "MULTI_GPU": "DDP"}.get(kind, kind)
+
+
 def gradient_accumulation(global_batch: int | None, per_device: int, processes: int,
                           accumulation: int | None = None) -> int:
     """Accumulation steps so that per_device x accumulation x processes == global_batch."""
@@ -74,13 +84,27 @@ def bf16_supported() -> bool:
 
 
 def resolve_bf16(value: str | bool) -> tuple[bool, str]:
-    """(use bf16, why): `auto` means on where a GPU supports it and off on CPU (TRL alone would say
-    True even on CPU)."""
+    """(use bf16, why). Under `accelerate launch` its config's mixed_precision can bind: transformers
+    takes mixed_precision bf16 from the launcher even when told bf16=False, and DeepSpeed copies the
+    launcher's setting into its own config and refuses a trainer that disagrees. Otherwise `auto` is
+    on where a GPU supports bf16 and off on CPU (TRL alone would say True even on CPU)."""
     text = str(value).lower()
-    if text in ("true", "1", "yes"):
-        return True, "bf16: on (asked for)"
-    if text in ("false", "0", "no"):
-        return False, "bf16: off (asked for)"
+    asked = True if text in ("true", "1", "yes") else False if text in ("false", "0", "no") else None
+    launcher = os.environ.get("ACCELERATE_MIXED_PRECISION")  # set by `accelerate launch` from its config
+    if launcher not in (None, "bf16", "no"):
+        raise GlobmedError(f"accelerate launch runs with mixed_precision {launcher}; globmed trains in bf16 or "
+                           "float32: launch with --mixed_precision bf16 or no")
+    if launcher == "bf16" or (launcher and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"):
+        wanted = launcher == "bf16"
+        if asked is not None and asked != wanted:
+            raise GlobmedError(
+                f"--bf16 {text} contradicts accelerate launch's mixed_precision {launcher} (its config file or "
+                f"--mixed_precision); pass --bf16 auto to follow the launcher, or launch with --mixed_precision "
+                f"{'bf16' if asked else 'no'}")
+        if asked is None:
+            return wanted, f"bf16: auto -> {'on' if wanted else 'off'} (accelerate launch's mixed_precision {launcher})"
+    if asked is not None:
+        return asked, f"bf16: {'on' if asked else 'off'} (asked for)"
     if bf16_supported():
         return True, "bf16: auto -> on (the GPU supports bf16)"
     return False, "bf16: auto -> off (no GPU with bf16 support; training in float32)"

@@ -26,7 +26,7 @@ from ..errors import GlobmedError
 from ..io import write_json
 from .data import (assign_languages, conversations, distill_conversations, language_mix, load_records, print_mix,
                    resolve_data)
-from .scale import cpu_only, distributed_state, gradient_accumulation, num_processes, resolve_bf16
+from .scale import cpu_only, distributed_state, gradient_accumulation, num_processes, parallelism, resolve_bf16
 from .settings import SFTSettings
 
 CHECKPOINTS = Path(".cache") / "checkpoints"
@@ -404,6 +404,6 @@ def train_report(p: Prepared, result: Any, seconds: float) -> dict[str, Any]:
                      "seconds": round(seconds, 1), "train_runtime": result.metrics.get("train_runtime"),
                      "total_flos": trainer.state.total_flos,
                      "num_input_tokens_seen": trainer.state.num_input_tokens_seen},
-        "hardware": {**hardware(), "num_processes": processes},
+        "hardware": {**hardware(), "num_processes": processes, "parallelism": parallelism(trainer.accelerator)},
         "log_history": trainer.state.log_history,
     }
