@@ -158,33 +158,43 @@ def test_two_processes_under_a_launcher_derive_the_accumulation(tmp_path):
         (bad.stdout + bad.stderr).split())
 
 
+NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
+                                  reason="deepspeed is not installed (`make test` installs it)")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
-                    reason="deepspeed is not installed (`make test` installs it)")
-def test_zero3_through_the_shipped_accelerate_config(tmp_path):
-    """`accelerate launch` with the shipped ZeRO-3 config, unchanged but for 2 processes, on CPU
-    (DeepSpeed's CPU accelerator, gloo): the same `globmed train sft` command; the config's bf16
-    reaches the trainer through the recipe's `bf16: auto`; the model saved at the end is whole
-    (gathered from the two processes' shards), loads and generates."""
+@pytest.mark.parametrize("name, parallelism", [
+    pytest.param("zero3", "DeepSpeed ZeRO-3", marks=NO_DEEPSPEED),
+    ("fsdp2", "DDP over CPU processes"),  # accelerate has FSDP on accelerators only; the log says so
+])
+def test_shipped_accelerate_configs_on_cpu(tmp_path, name, parallelism):
+    """`accelerate launch` with a shipped config, unchanged but for 2 processes, on CPU: the same
+    `globmed train sft` command; the config's bf16 reaches the trainer through the recipe's `bf16:
+    auto`; ZeRO-3 runs on DeepSpeed's CPU accelerator (gloo), and the model saved at the end is whole
+    (gathered from the processes' shards), loads and generates; the report and card say which
+    parallelism trained it."""
     import subprocess
 
     from safetensors import safe_open
 
     from globmed.train.accelerate import config
 
-    out = tmp_path / "zero3"
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config("zero3")),
+    out = tmp_path / name
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config(name)),
            "--num_processes", "2", "--main_process_port", str(_port()),
            "-m", "globmed", "train", "sft", "--recipe", "smoke", "--max-steps", "2",
            "--per-device-train-batch-size", "4", "--output-dir", str(out)]
     proc = subprocess.run(cmd, env=cli_env(tmp_path / "hf_home"), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "bf16: auto -> on (accelerate launch's mixed_precision bf16)" in " ".join(proc.stdout.split())
+    log = " ".join(proc.stdout.split())
+    assert "bf16: auto -> on (accelerate launch's mixed_precision bf16)" in log
+    assert f"parallelism: {parallelism}" in log
+    assert ("asks for FSDP, which accelerate runs on GPUs only" in log) is (name == "fsdp2")
     report = json.loads((out / "train_report.json").read_text())
     hp, hw = report["hyperparameters"], report["hardware"]
     assert (hp["num_processes"], hp["gradient_accumulation_steps"], hp["bf16"]) == (2, 1, True)
-    assert hw["parallelism"] == "DeepSpeed ZeRO-3" and report["training"]["steps"] == 2
-    assert "| parallelism | DeepSpeed ZeRO-3 |" in (out / "README.md").read_text()
+    assert hw["parallelism"] == parallelism and report["training"]["steps"] == 2
+    assert f"| parallelism | {parallelism} |" in (out / "README.md").read_text()
     config_json = json.loads((out / "config.json").read_text())
     with safe_open(str(out / "model.safetensors"), "pt") as f:  # under ZeRO-3 each process holds a shard
         embed = f.get_tensor("model.embed_tokens.weight")

@@ -42,14 +42,19 @@ def num_processes() -> int:
         return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
-def parallelism(accelerator: Any) -> str:
-    """How the processes share the model, in words for the report and the card ("DeepSpeed ZeRO-3")."""
+def parallelism(accelerator: Any, explain: bool = False) -> str:
+    """How the processes share the model, in words for the log, the report and the card ("DeepSpeed
+    ZeRO-3"); `explain`: say so when the launcher asked for FSDP and accelerate did not use it (it has
+    FSDP on accelerators only; on CPU processes it silently trains as DDP)."""
     kind = getattr(accelerator.distributed_type, "value", str(accelerator.distributed_type))
     if kind == "DEEPSPEED":
         return f"DeepSpeed ZeRO-{accelerator.state.deepspeed_plugin.zero_stage}"
     if kind == "FSDP":
         return f"FSDP{getattr(accelerator.state.fsdp_plugin, 'fsdp_version', 1)}"
-    return {"NO": "one process", "MULTI_CPU": "DDP over CPU processes", "MULTI_GPU": "DDP"}.get(kind, kind)
+    words = {"NO": "one process", "MULTI_CPU": "DDP over CPU processes", "MULTI_GPU": "DDP"}.get(kind, kind)
+    if explain and os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        words += " (the accelerate config asks for FSDP, which accelerate runs on GPUs only: every process holds the whole model)"
+    return words
 
 
 def gradient_accumulation(global_batch: int | None, per_device: int, processes: int,

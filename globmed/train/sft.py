@@ -269,6 +269,7 @@ def prepare(settings: SFTSettings, console: Console | None = None) -> Prepared:
               f"loss on the answer tokens only; peft: {settings.peft}")
     trainer = SFTTrainer(model=model_ref, args=args, train_dataset=train, processing_class=tokenizer,
                          peft_config=peft_config(settings), quantization_config=quantization_config(settings))
+    say.print(f"parallelism: {parallelism(trainer.accelerator, explain=True)}")
     return Prepared(settings, trainer, out, say, state.is_main_process, mix, data_ref, model_ref, processes,
                     accumulation, global_batch, bf16, dtype, attn, padding_free, lengths, dropped, started, fingerprint)
 
