@@ -7,9 +7,7 @@ registry's `files` pattern) and checks what the reader makes of it.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
