@@ -105,7 +105,8 @@ def test_a_burst_of_responses_goes_back_out_spread(openai_server, store):
     assert first[-1] - first[0] < 0.05  # the first window: one burst
     gaps = [b - a for a, b in zip(second, second[1:])]
     expected = 0.5 * 0.2 / 16  # PACE_SPREAD x floor latency / window
-    assert min(gaps) > 0.5 * expected and second[-1] - second[0] > 0.7 * 15 * expected, gaps
+    # the median, not the smallest gap: a loop stalled by other load may wake two paced sends at once
+    assert sorted(gaps)[len(gaps) // 2] > 0.5 * expected and second[-1] - second[0] > 0.7 * 15 * expected, gaps
     assert stats.elapsed < 4 * 0.2 + 0.3, stats.elapsed  # 4 round trips + the one-time spreading
 
 # -- retries ---------------------------------------------------------------------------------------
