@@ -114,8 +114,8 @@ class Backend(ABC):
     supports_loglik: bool = field(init=False, default=False)
     default_concurrency: int | None = field(init=False, default=None)  # None: adaptive
     prefers_sorted: bool = field(init=False, default=False)  # local batching benefits from length-sorted input
-    # The runner spreads a burst of sends over one round trip (remote servers); off where requests that
-    # arrive together are batched together (local models).
+    # The runner spreads a burst of sends over half a round trip (remote servers); off where requests
+    # that arrive together are batched together (local models).
     paced: bool = field(init=False, default=True)
 
     def identity(self) -> dict[str, Any]:

@@ -178,7 +178,8 @@ def write_model_card(folder: Path, report: dict[str, Any] | None = None, results
         hyper_table=_table(["hyperparameter", "value"], [[k, v] for k, v in hyper.items()]),
         hardware_table=_table(["", ""], [
             ["hardware", hw.get("gpu") or f"CPU ({hw.get('cpu')}, {hw.get('cpu_count')} cores)"],
-            ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")], ["platform", hw.get("platform")], ["torch", hw.get("torch")],
+            ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")],
+            ["platform", hw.get("platform")], ["torch", hw.get("torch")],
             ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)"], ["optimizer steps", training.get("steps")],
             ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
             ["final training loss", training.get("final_loss")], ["date", report.get("created")]]),

@@ -88,7 +88,8 @@ class SFTSettings(DataSettings):
     optim: str = field(default="adamw_torch", metadata={"help": "optimizer (transformers name)"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     bf16: str = field(default="auto", metadata={
-        "help": "auto (on where the GPU supports bf16, off on CPU) | true | false"})
+        "help": "auto (follows accelerate launch's mixed_precision where it binds, see docs/training.md; else on "
+                "where the GPU supports bf16, off on CPU) | true | false"})
     gradient_checkpointing: bool = field(default=True, metadata={"help": "trade compute for activation memory"})
     max_length: int = field(default=4096, metadata={
         "help": "tokens per conversation; longer ones are dropped (counted in the report), never cut mid-answer"})
