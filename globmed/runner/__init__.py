@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from rich.console import Console
@@ -49,7 +49,6 @@ class RunStats:
     retries: int = 0
     elapsed: float = 0.0
     max_window: int = 0
-    latencies: list[float] = field(default_factory=list, repr=False)
 
     @property
     def throughput(self) -> float:
@@ -163,7 +162,6 @@ class _Executor:
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
                     return None
                 self.limit.on_success(response.latency, limited, window)
-                self.stats.latencies.append(response.latency)
                 if self._floor is None or response.latency < self._floor:
                     self._floor = response.latency
                 self.store.put(job.key, response.to_json())
