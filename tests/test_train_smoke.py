@@ -163,12 +163,13 @@ NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, parallelism", [
-    pytest.param("zero3", "DeepSpeed ZeRO-3", marks=NO_DEEPSPEED),
-    ("fsdp2", "DDP over CPU processes"),  # accelerate has FSDP on accelerators only; the log says so
+@pytest.mark.parametrize("name, processes, parallelism", [
+    pytest.param("zero3", 2, "DeepSpeed ZeRO-3", marks=NO_DEEPSPEED),
+    ("fsdp2", 2, "DDP over CPU processes"),  # accelerate has FSDP on accelerators only; the log says so
+    ("single_gpu", 1, "one process"),
 ])
-def test_shipped_accelerate_configs_on_cpu(tmp_path, name, parallelism):
-    """`accelerate launch` with a shipped config, unchanged but for 2 processes, on CPU: the same
+def test_shipped_accelerate_configs_on_cpu(tmp_path, name, processes, parallelism):
+    """`accelerate launch` with a shipped config, unchanged but for the process count, on CPU: the same
     `globmed train sft` command; the config's bf16 reaches the trainer through the recipe's `bf16:
     auto`; ZeRO-3 runs on DeepSpeed's CPU accelerator (gloo), and the model saved at the end is whole
     (gathered from the processes' shards), loads and generates; the report and card say which
@@ -181,9 +182,9 @@ def test_shipped_accelerate_configs_on_cpu(tmp_path, name, parallelism):
 
     out = tmp_path / name
     cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config(name)),
-           "--num_processes", "2", "--main_process_port", str(_port()),
+           "--num_processes", str(processes), "--main_process_port", str(_port()),
            "-m", "globmed", "train", "sft", "--recipe", "smoke", "--max-steps", "2",
-           "--per-device-train-batch-size", "4", "--output-dir", str(out)]
+           "--per-device-train-batch-size", str(8 // processes), "--output-dir", str(out)]
     proc = subprocess.run(cmd, env=cli_env(tmp_path / "hf_home"), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     log = " ".join(proc.stdout.split())
@@ -192,7 +193,7 @@ def test_shipped_accelerate_configs_on_cpu(tmp_path, name, parallelism):
     assert ("asks for FSDP, which accelerate runs on GPUs only" in log) is (name == "fsdp2")
     report = json.loads((out / "train_report.json").read_text())
     hp, hw = report["hyperparameters"], report["hardware"]
-    assert (hp["num_processes"], hp["gradient_accumulation_steps"], hp["bf16"]) == (2, 1, True)
+    assert (hp["num_processes"], hp["gradient_accumulation_steps"], hp["bf16"]) == (processes, 1, True)
     assert hw["parallelism"] == parallelism and report["training"]["steps"] == 2
     assert f"| parallelism | {parallelism} |" in (out / "README.md").read_text()
     config_json = json.loads((out / "config.json").read_text())
