@@ -195,7 +195,9 @@ def test_shipped_accelerate_configs_on_cpu(tmp_path, name, processes, parallelis
     hp, hw = report["hyperparameters"], report["hardware"]
     assert (hp["num_processes"], hp["gradient_accumulation_steps"], hp["bf16"]) == (processes, 1, True)
     assert hw["parallelism"] == parallelism and report["training"]["steps"] == 2
-    assert f"| parallelism | {parallelism} |" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert f"| parallelism | {parallelism} |" in card
+    assert f"| saved weights | {'bfloat16' if name == 'zero3' else 'float32'} |" in card  # ZeRO-3 saves 16-bit
     config_json = json.loads((out / "config.json").read_text())
     with safe_open(str(out / "model.safetensors"), "pt") as f:  # under ZeRO-3 each process holds a shard
         embed = f.get_tensor("model.embed_tokens.weight")

@@ -127,6 +127,16 @@ def licence_notes(report: dict[str, Any]) -> str:
     return "\n".join(notes)
 
 
+def saved_dtype(folder: Path) -> str:
+    """The dtype of the saved weights (DeepSpeed ZeRO-3 saves 16-bit ones; the others the master
+    weights' float32); "-" for an adapter folder."""
+    config = folder / "config.json"
+    if not config.is_file():
+        return "-"
+    values = json.loads(config.read_text(encoding="utf-8"))
+    return str(values.get("dtype") or values.get("torch_dtype") or "-")
+
+
 def write_model_card(folder: Path, report: dict[str, Any] | None = None, results: Path | None = None,
                      template: Path | None = None, name: str | None = None, results_model: str | None = None) -> Path:
     """Write FOLDER/README.md from the template (report: FOLDER/train_report.json when not given)."""
@@ -179,6 +189,7 @@ def write_model_card(folder: Path, report: dict[str, Any] | None = None, results
         hardware_table=_table(["", ""], [
             ["hardware", hw.get("gpu") or f"CPU ({hw.get('cpu')}, {hw.get('cpu_count')} cores)"],
             ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")],
+            ["saved weights", saved_dtype(folder)],
             ["platform", hw.get("platform")], ["torch", hw.get("torch")],
             ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)"], ["optimizer steps", training.get("steps")],
             ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
