@@ -87,8 +87,13 @@ def server_view(records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"requests": len(chats), "ok": 0, "rejected": 0, "req_per_s": 0.0, "span_s": 0.0}
     first = min(r["arrival"] for r in chats)
     last = max(r["finished"] for r in ok)
+    # steady state: answers per second between 1 s after the first arrival and 1 s before the last
+    # answer (the run's start and its tail, where the work runs out, left out)
+    a, b = first + 1.0, last - 1.0
+    steady = sum(1 for r in ok if a <= r["finished"] < b) / (b - a) if b - a > 1.0 else None
     return {"requests": len(chats), "ok": len(ok), "rejected": sum(1 for r in chats if r.get("status") == 429),
             "span_s": last - first, "req_per_s": len(ok) / (last - first) if last > first else 0.0,
+            "steady_req_per_s": steady,
             "first_arrival": first, "max_concurrent": max((r.get("concurrent") or 0) for r in chats)}
 
 

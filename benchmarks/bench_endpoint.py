@@ -11,7 +11,9 @@ What it measures (issue 3, "Performance")
       server modes, and with `--concurrency 64`: achieved req/s (answered / the runner's own
       elapsed time, from OUT/globmed.json last_run) on 4,000 requests (the 400 items x --runs 10,
       so ramp-up does not dominate), as a fraction of the ideal; the server's own view (answered /
-      (last finish - first arrival)) is printed beside it. Also the end-to-end wall time of the
+      (last finish - first arrival)) is printed beside it, and its steady state (answers per second
+      from 1 s after the first arrival to 1 s before the last answer: no start, no tail where the
+      work runs out; the target is checked on the whole run). Also the end-to-end wall time of the
       400-item run (`--runs 1`, default settings, queue mode);
   (c) lm-eval `local-chat-completions` (--apply_chat_template, --system_instruction = globmed's
       system prompt, a generate_until task whose doc_to_text is globmed's user prompt) against the
@@ -395,7 +397,8 @@ def main() -> None:
             rows.append((f"globmed {mode} mode, {'--concurrency 64' if label != 'default' else 'default settings'}",
                          f"{r['req_per_s']:.1f} req/s ({r['answered']} req)",
                          f"{frac:.3f} of ideal (target >= {need:.2f}: {'MET' if frac >= need else 'MISSED'}); "
-                         f"server view {r['server']['req_per_s'] / ideal:.3f}; max in flight "
+                         f"server view {r['server']['req_per_s'] / ideal:.3f} (steady state "
+                         f"{(r['server'].get('steady_req_per_s') or 0) / ideal:.3f}); max in flight "
                          f"{r['server']['max_concurrent']}; 429s {r['server']['rejected']}; retries {r['retries']}"))
     raw = res["raw_client_queue_c64"]["req_per_s"]
     rows.append(("bare aiohttp client, 64 in flight (queue)", f"{raw:.1f} req/s",
