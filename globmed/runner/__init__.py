@@ -58,8 +58,11 @@ class RunStats:
 class _FixedLimit:
     def __init__(self, n: int):
         self.value = max(1, n)
+        self.base_latency: float | None = None  # the lowest latency seen, as AdaptiveLimit keeps it
 
-    def on_success(self, latency: float, limited: bool, window: int = 0) -> None: ...
+    def on_success(self, latency: float, limited: bool, window: int = 0) -> None:
+        if self.base_latency is None or latency < self.base_latency:
+            self.base_latency = latency
 
     def on_overload(self, window: int) -> bool:
         return False
@@ -91,7 +94,6 @@ class _Executor:
     _freed: asyncio.Event | None = None
     exhausted: bool = False  # the job iterator has run out
     _hold_until: float = 0.0  # after a 429, no new request for a moment: the rest of the burst's refusals land first
-    _floor: float | None = None  # the lowest latency seen (paced backends)
     _next_send: float = 0.0  # the earliest moment the next paced request goes out
 
     def _event(self) -> asyncio.Event:
@@ -146,7 +148,7 @@ class _Executor:
                     response = await call(job.request)
                 except BackendError as exc:
                     if exc.status in (429, 503) and self.limit.on_overload(window):
-                        self._hold(min(0.5, (getattr(self.limit, "base_latency", None) or 0.1) / 2))
+                        self._hold(min(0.5, (self.limit.base_latency or 0.1) / 2))
                     # A 429 is the server pacing us (the window adapts to it): a larger budget than failures.
                     overloaded = exc.status == 429
                     overloads, failures = overloads + overloaded, failures + (not overloaded)
@@ -162,8 +164,6 @@ class _Executor:
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
                     return None
                 self.limit.on_success(response.latency, limited, window)
-                if self._floor is None or response.latency < self._floor:
-                    self._floor = response.latency
                 self.store.put(job.key, response.to_json())
                 self.stats.done += 1
                 self._advance()
@@ -177,12 +177,13 @@ class _Executor:
         back out together: against a server with an even latency a burst otherwise comes back as a
         burst every round trip, and each request in it waits for the others at both ends (1-2% of a
         64-wide window's throughput on a 2-core machine: benchmarks/bench_endpoint.py)."""
-        if not self.backend.paced or not self._floor:
+        floor = self.limit.base_latency
+        if not self.backend.paced or not floor:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
         send_at = max(now, self._next_send)
-        self._next_send = send_at + PACE_SPREAD * self._floor / self.limit.value
+        self._next_send = send_at + PACE_SPREAD * floor / self.limit.value
         if send_at - now > PACE_SLACK:
             await asyncio.sleep(send_at - now)
 
