@@ -268,15 +268,19 @@ def test_accelerate_configs_are_shipped():
 
 
 def test_slurm_launcher_starts_accelerate_on_every_node(tmp_path):
-    """The sbatch script with stub srun / scontrol / accelerate: one `accelerate launch` per node with
-    the machine count, the node's rank, the main node's address and the recipe's flags."""
+    """The sbatch script with stub srun / scontrol / accelerate, as on a 2 x 8 GPU allocation (a real
+    Slurm cluster runs it in tests/test_slurm.py): one `accelerate launch` per node with the machine
+    count, the node's rank, the main node's address and the recipe's flags."""
     from globmed.train.slurm import SCRIPT
 
     stubs = tmp_path / "bin"
     stubs.mkdir()
     # the second host comes a moment later, as from a long listing: a reader that stops after the first
     # line (head -n 1) would kill scontrol with SIGPIPE, and the script (pipefail) with it
-    (stubs / "scontrol").write_text("#!/bin/bash\nprintf 'gpu-node-07\\n'\nsleep 0.2\nprintf 'gpu-node-08\\n'\n")
+    # `scontrol show node NAME` gives the node's address (NodeAddr), which need not be its name
+    (stubs / "scontrol").write_text('#!/bin/bash\nif [ "$2" = node ]; then\n'
+                                    '  printf "NodeName=$3 Arch=x86_64\\n   NodeAddr=10.1.0.7 NodeHostName=$3\\n"; exit\nfi\n'
+                                    "printf 'gpu-node-07\\n'\nsleep 0.2\nprintf 'gpu-node-08\\n'\n")
     # srun runs its command once per node, with that node's SLURM_NODEID
     (stubs / "srun").write_text('#!/bin/bash\nfor id in $(seq 0 $((SLURM_NNODES - 1))); do\n'
                                 '  SLURM_NODEID=$id "${@: -3}"\ndone\n')
@@ -293,7 +297,8 @@ def test_slurm_launcher_starts_accelerate_on_every_node(tmp_path):
     launches = [line for line in proc.stdout.splitlines() if line.startswith("ACCELERATE ")]
     assert len(launches) == 2
     for rank, line in enumerate(launches):
-        assert f"--num_machines 2 --num_processes 16 --machine_rank {rank} --main_process_ip gpu-node-07" in line
+        assert f"--num_machines 2 --num_processes 16 --machine_rank {rank} --main_process_ip 10.1.0.7" in line
+        assert f"--rdzv_backend c10d --rdzv_conf is_host={'true' if rank == 0 else 'false'} " in line
         assert f"--config_file {config}" in line
         assert line.endswith("-m globmed train sft --recipe qwen3-8b --data my data --output-dir out/q")
     assert "16" in proc.stdout.splitlines()[0]

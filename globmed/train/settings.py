@@ -17,6 +17,7 @@ from ..settings import load_yaml
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 LANGUAGE_MODES = ("random", "all")
 PEFT_MODES = ("none", "lora", "qlora")
+TINY = "tiny"  # the model name that builds a tiny random model locally (the smoke recipe)
 
 
 def recipe_names() -> list[str]:
@@ -66,7 +67,7 @@ class DataSettings:
 
 @dataclass
 class SFTSettings(DataSettings):
-    model: str = field(default="tiny", metadata={
+    model: str = field(default=TINY, metadata={
         "help": "base model: a Hub id or local folder; `tiny` builds a tiny random model locally (smoke tests)"})
     output_dir: Path = field(default=Path("outputs/globmed-sft"), metadata={
         "help": "where the trained model, its card and globmed.json go (checkpoints: OUTPUT/.cache/checkpoints)"})

@@ -1,0 +1,60 @@
+"""The shipped sbatch launcher on a real Slurm cluster: two slurmd nodes on this machine (see
+tests/support/slurm_cluster.py), one `accelerate launch` per node through srun, the nodes meeting at
+the first node's address. Skipped where Slurm is not installed (.ci/run installs it)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.slurm_cluster import free_ports, missing, slurm_cluster
+
+from .conftest import ROOT, cli_env
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with slurm_cluster() as c:
+        yield c
+
+
+@pytest.mark.parametrize("config", ["zero3", "default"])
+def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
+    """sbatch --nodes 2 with one process per node: the job's two tasks run on node1 and node2, meet at
+    node1's NodeAddr, train 2 steps as 2 processes (ZeRO-3 shards the model across the nodes; the default
+    config, FSDP2, runs as DDP on CPUs) and the main process writes one whole model, report and card."""
+    from safetensors import safe_open
+
+    from globmed.train.slurm import SCRIPT
+
+    out, log = tmp_path / "out", tmp_path / "job.log"
+    port = free_ports(1)[0]
+    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                  GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None if config == "default" else config)
+    # CPU nodes: no GPUs to ask for, one CPU per task (the script asks for 8 GPUs and 32 CPUs per node)
+    job = cluster.run("sbatch", "--wait", "--nodes", "2", "--gpus-per-node", "0", "--cpus-per-task", "1",
+                      "--chdir", str(ROOT), "--output", str(log), str(SCRIPT), "smoke", "--max-steps", "2",
+                      "--per-device-train-batch-size", "4", "--output-dir", str(out), env=env, timeout=600)
+    text = log.read_text() if log.exists() else ""
+    assert job.returncode == 0, f"{job.stdout}{job.stderr}\n--- job log\n{text[-6000:]}\n{cluster.logs()}"
+    job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
+    assert f"2 node(s) x 1 process(es) = 2; main 127.0.0.1:{port}" in text
+    # srun started the job's step on both nodes (each slurmd logs the tasks it launched)
+    for node in ("node1", "node2"):
+        assert re.search(rf"launch task StepId={job_id}\.0 ", (cluster.root / f"slurmd-{node}.log").read_text()), node
+    parallelism = "DeepSpeed ZeRO-3" if config == "zero3" else "DDP over CPU processes"
+    assert text.count(f"parallelism: {parallelism}") == 1  # said once, by the main process only
+    assert text.count("'train_loss'") == 1  # transformers' log lines once, not once per node
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["hyperparameters"]["num_processes"] == 2 and report["training"]["steps"] == 2
+    assert report["hardware"]["parallelism"] == parallelism
+    config_json = json.loads((out / "config.json").read_text())
+    with safe_open(str(out / "model.safetensors"), "pt") as f:  # whole, though ZeRO-3 held it in two shards
+        embed = f.get_tensor("model.embed_tokens.weight")
+    assert tuple(embed.shape) == (config_json["vocab_size"], config_json["hidden_size"])
