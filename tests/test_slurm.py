@@ -15,6 +15,7 @@ from tests.support.slurm_cluster import free_ports, missing, slurm_cluster
 
 from .conftest import ROOT, cli_env
 
+FSDP_ON_CPU = Path(__file__).parent / "support" / "fsdp_on_cpu"
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
@@ -27,8 +28,9 @@ def cluster():
 @pytest.mark.parametrize("config", ["zero3", "default"])
 def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
     """sbatch --nodes 2 with one process per node: the job's two tasks run on node1 and node2, meet at
-    node1's NodeAddr, train 2 steps as 2 processes (ZeRO-3 shards the model across the nodes; the default
-    config, FSDP2, runs as DDP on CPUs) and the main process writes one whole model, report and card."""
+    node1's NodeAddr, train 2 steps as 2 processes with the model sharded across the nodes (ZeRO-3, or the
+    default config's FSDP2, which accelerate runs on CPUs only with the test's sitecustomize) and the main
+    process writes one whole model, report and card."""
     from safetensors import safe_open
 
     from globmed.train.slurm import SCRIPT
@@ -37,6 +39,8 @@ def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
     port = free_ports(1)[0]
     env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                   GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None if config == "default" else config)
+    if config == "default":  # FSDP2 itself on CPU processes: see tests/support/fsdp_on_cpu/sitecustomize.py
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FSDP_ON_CPU), os.environ.get("PYTHONPATH")]))
     # CPU nodes: no GPUs to ask for, one CPU per task (the script asks for 8 GPUs and 32 CPUs per node)
     job = cluster.run("sbatch", "--wait", "--nodes", "2", "--gpus-per-node", "0", "--cpus-per-task", "1",
                       "--chdir", str(ROOT), "--output", str(log), str(SCRIPT), "smoke", "--max-steps", "2",
@@ -48,7 +52,7 @@ def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
     # srun started the job's step on both nodes (each slurmd logs the tasks it launched)
     for node in ("node1", "node2"):
         assert re.search(rf"launch task StepId={job_id}\.0 ", (cluster.root / f"slurmd-{node}.log").read_text()), node
-    parallelism = "DeepSpeed ZeRO-3" if config == "zero3" else "DDP over CPU processes"
+    parallelism = "DeepSpeed ZeRO-3" if config == "zero3" else "FSDP2"
     assert text.count(f"parallelism: {parallelism}") == 1  # said once, by the main process only
     assert text.count("'train_loss'") == 1  # transformers' log lines once, not once per node
     report = json.loads((out / "train_report.json").read_text())
