@@ -320,22 +320,28 @@ def _check_resumable(out: Path, settings: SFTSettings, fingerprint: str) -> None
 
 
 def _checkpoint_to_resume(p: Prepared) -> str | None:
-    """The last checkpoint of this run when resuming; with --no-resume old checkpoints are removed."""
+    """The last complete checkpoint of this run when resuming. The trainer writes a checkpoint's
+    trainer_state.json last (after the weights, optimizer and RNG states of every process), so a
+    checkpoint without one was being written when the run stopped: it is removed, not resumed from.
+    With --no-resume old checkpoints are removed."""
+    import re
     import shutil
 
-    from transformers.trainer_utils import get_last_checkpoint
-
     folder = p.out / CHECKPOINTS
-    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-    p.trainer.accelerator.wait_for_everyone()
+    found = sorted((c for c in folder.glob("checkpoint-*") if c.is_dir() and re.fullmatch(r"checkpoint-\d+", c.name)),
+                   key=lambda c: int(c.name.split("-")[1])) if folder.is_dir() else []
+    complete = [c for c in found if (c / "trainer_state.json").is_file()]
+    last = complete[-1] if complete and p.settings.resume else None
+    p.trainer.accelerator.wait_for_everyone()  # every process has looked before anything is removed
     if p.is_main:
-        if last and not p.settings.resume:
-            for old in folder.glob("checkpoint-*"):
-                shutil.rmtree(old, ignore_errors=True)
+        for old in found if not p.settings.resume else [c for c in found if c not in complete]:
+            if p.settings.resume:
+                p.say.print(f"[yellow]removing {old.name}: incomplete (the run stopped while writing it)[/]")
+            shutil.rmtree(old, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "globmed-run.json", {"fingerprint": p.fingerprint})
     p.trainer.accelerator.wait_for_everyone()
-    return last if p.settings.resume else None
+    return str(last) if last else None
 
 
 def merge_adapter(adapter_dir: Path, target: Path) -> Path:

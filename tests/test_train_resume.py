@@ -1,0 +1,108 @@
+"""A training run killed with SIGKILL resumes from its last complete checkpoint and ends exactly where
+an uninterrupted run ends (same losses, same weights): on one process, and on two processes whose
+checkpoints are sharded (DeepSpeed ZeRO-3; FSDP2 through tests/support/fsdp_on_cpu). A checkpoint the
+kill left half-written is not resumed from."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from safetensors.torch import load_file
+
+from .conftest import ROOT, cli_env
+
+BIN = Path(sys.executable).parent
+FSDP_ON_CPU = Path(__file__).parent / "support" / "fsdp_on_cpu"
+STEPS, SAVE_EVERY, KILL_AFTER = 24, 4, 8
+NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
+                                  reason="deepspeed is not installed (`make test` installs it)")
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _command(launch: str | None, out: Path) -> list[str]:
+    train = ["train", "sft", "--recipe", "smoke", "--max-steps", str(STEPS), "--save-steps", str(SAVE_EVERY),
+             "--output-dir", str(out)]
+    if launch is None:
+        return [str(BIN / "globmed"), *train]
+    from globmed.train.accelerate import config
+
+    return [str(BIN / "accelerate"), "launch", "--config_file", str(config(launch)), "--num_processes", "2",
+            "--main_process_port", str(_port()), "-m", "globmed", *train, "--per-device-train-batch-size", "4"]
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def _kill_after_checkpoint(cmd: list[str], env: dict[str, str], checkpoint: Path) -> None:
+    """Start the run and SIGKILL it and every process it started (the launcher's workers too: a node
+    going down) as soon as `checkpoint` is complete."""
+    log = checkpoint.parents[2].with_suffix(".log")
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 600
+        while not (checkpoint / "trainer_state.json").exists():
+            assert proc.poll() is None, f"the run ended before {checkpoint.name}: {log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
+            try:
+                p.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _losses(out: Path) -> list[tuple[int, float]]:
+    report = json.loads((out / "train_report.json").read_text())
+    return [(h["step"], h["loss"]) for h in report["log_history"] if "loss" in h]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launch", [None, pytest.param("zero3", marks=NO_DEEPSPEED), "fsdp2"])
+def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, launch):
+    env = cli_env(tmp_path / "hf_home")
+    if launch == "fsdp2":  # FSDP2 itself (accelerate runs FSDP on GPUs only): see the sitecustomize's docstring
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FSDP_ON_CPU), os.environ.get("PYTHONPATH")]))
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    _run(_command(launch, whole), env)
+
+    checkpoints = killed / ".cache" / "checkpoints"
+    _kill_after_checkpoint(_command(launch, killed), env, checkpoints / f"checkpoint-{KILL_AFTER}")
+    assert not (killed / "model.safetensors").exists()
+    # what a kill while the next checkpoint was being written leaves: its weights, no trainer state yet
+    partial = checkpoints / f"checkpoint-{KILL_AFTER + SAVE_EVERY}"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(checkpoints / f"checkpoint-{KILL_AFTER}", partial)
+    (partial / "trainer_state.json").unlink()
+
+    resumed = _run(_command(launch, killed), env)
+    log = " ".join(resumed.stdout.split())
+    assert f"removing {partial.name}: incomplete" in log
+    assert f"resuming from {checkpoints / f'checkpoint-{KILL_AFTER}'}" in log
+    report = json.loads((killed / "train_report.json").read_text())
+    assert report["training"]["steps"] == STEPS
+    assert _losses(killed) == _losses(whole) and len(_losses(whole)) == STEPS
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(killed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:  # the same data order, optimizer and RNG states: the same weights, bit for bit
+        assert a[name].equal(b[name]), name
