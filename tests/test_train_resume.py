@@ -95,12 +95,20 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, launch):
     shutil.copytree(checkpoints / f"checkpoint-{KILL_AFTER}", partial)
     (partial / "trainer_state.json").unlink()
 
+    clock = json.loads((checkpoints / f"checkpoint-{KILL_AFTER}" / "globmed-clock.json").read_text())["seconds"]
+    assert clock > 0
+    started = time.monotonic()
     resumed = _run(_command(launch, killed), env)
+    rerun_seconds = time.monotonic() - started
     log = " ".join(resumed.stdout.split())
     assert f"removing {partial.name}: incomplete" in log
     assert f"resuming from {checkpoints / f'checkpoint-{KILL_AFTER}'}" in log
     report = json.loads((killed / "train_report.json").read_text())
-    assert report["training"]["steps"] == STEPS
+    assert report["training"]["steps"] == STEPS and report["training"]["resumed_from_step"] == KILL_AFTER
+    # the training time counts the first attempt up to its checkpoint, and this one
+    assert clock < report["training"]["seconds"] < clock + rerun_seconds
+    assert f"resumed at step {KILL_AFTER}" in (killed / "README.md").read_text()
+    assert json.loads((whole / "train_report.json").read_text())["training"]["resumed_from_step"] is None
     assert _losses(killed) == _losses(whole) and len(_losses(whole)) == STEPS
     a, b = load_file(str(whole / "model.safetensors")), load_file(str(killed / "model.safetensors"))
     assert a.keys() == b.keys()

@@ -191,7 +191,9 @@ def write_model_card(folder: Path, report: dict[str, Any] | None = None, results
             ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")],
             ["saved weights", saved_dtype(folder)],
             ["platform", hw.get("platform")], ["torch", hw.get("torch")],
-            ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)"], ["optimizer steps", training.get("steps")],
+            ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)" + (
+                f"; resumed at step {training['resumed_from_step']} (the time includes the attempts before)"
+                if training.get("resumed_from_step") else "")], ["optimizer steps", training.get("steps")],
             ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
             ["final training loss", training.get("final_loss")], ["date", report.get("created")]]),
         results_table=_table(["dataset", "language", "metric", "value", "runs"],

@@ -31,7 +31,7 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def train_report(p: Prepared, result: Any, seconds: float) -> dict[str, Any]:
+def train_report(p: Prepared, result: Any, seconds: float, resumed_from: int | None = None) -> dict[str, Any]:
     """Everything the card and the manifest say about this run."""
     from .. import __version__, registry
 
@@ -71,7 +71,8 @@ def train_report(p: Prepared, result: Any, seconds: float) -> dict[str, Any]:
                      "tokens": sum(n for n in lengths) if lengths else 0,
                      "mean_length": (sum(lengths) / len(lengths)) if lengths else 0,
                      "final_loss": round(losses[-1], 4) if losses else None, "train_loss": result.training_loss,
-                     "seconds": round(seconds, 1), "train_runtime": result.metrics.get("train_runtime"),
+                     "seconds": round(seconds, 1), "resumed_from_step": resumed_from,
+                     "train_runtime": result.metrics.get("train_runtime"),
                      "total_flos": trainer.state.total_flos,
                      "num_input_tokens_seen": trainer.state.num_input_tokens_seen},
         "hardware": {**hardware(), "num_processes": processes, "parallelism": parallelism(trainer.accelerator)},

@@ -28,6 +28,7 @@ from .scale import cpu_only, distributed_state, gradient_accumulation, num_proce
 from .settings import TINY, SFTSettings
 
 CHECKPOINTS = Path(".cache") / "checkpoints"
+CLOCK = "globmed-clock.json"  # in each checkpoint: the training time up to it, over every attempt
 
 
 class _Quiet:
@@ -267,12 +268,14 @@ def run_sft(settings: SFTSettings, console: Console | None = None) -> Path:
     p = prepare(settings, console)
     trainer, out, say = p.trainer, p.out, p.say
     checkpoint = _checkpoint_to_resume(p)
+    before = _seconds_before(checkpoint)
     if checkpoint:
         say.print(f"resuming from {checkpoint}")
+    trainer.add_callback(_clock(before, p.started))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.model.config.use_cache = True  # switched off for training; generation wants it
     trainer.save_model(str(out))
-    seconds = time.time() - p.started
+    seconds = before + time.time() - p.started
 
     # 4. Merge, card, manifest (main process).
     trainer.accelerator.wait_for_everyone()
@@ -280,7 +283,7 @@ def run_sft(settings: SFTSettings, console: Console | None = None) -> Path:
         merged = settings.peft != "none" and settings.merge_lora
         if merged:
             merge_adapter(out, out / "merged")
-        report = train_report(p, result, seconds)
+        report = train_report(p, result, seconds, resumed_from=int(Path(checkpoint).name.split("-")[1]) if checkpoint else None)
         write_json(out / "train_report.json", report)
         from .card import write_manifest, write_model_card
 
@@ -342,6 +345,26 @@ def _checkpoint_to_resume(p: Prepared) -> str | None:
         write_json(folder / "globmed-run.json", {"fingerprint": p.fingerprint})
     p.trainer.accelerator.wait_for_everyone()
     return str(last) if last else None
+
+
+def _seconds_before(checkpoint: str | None) -> float:
+    """Training time up to the checkpoint a run resumes from, over every earlier attempt (0 if unknown)."""
+    clock = Path(checkpoint) / CLOCK if checkpoint else None
+    return float(json.loads(clock.read_text())["seconds"]) if clock and clock.is_file() else 0.0
+
+
+def _clock(before: float, started: float) -> Any:
+    """A callback that writes, into each checkpoint, the training time up to it (this attempt's time
+    plus `before`), so that a resumed run's report and card count the earlier attempts too."""
+    from transformers import TrainerCallback
+
+    class TrainingClock(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                write_json(folder / CLOCK, {"seconds": round(before + time.time() - started, 1)})
+
+    return TrainingClock()
 
 
 def merge_adapter(adapter_dir: Path, target: Path) -> Path:
