@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,49 @@ def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
     with safe_open(str(out / "model.safetensors"), "pt") as f:  # whole, though ZeRO-3 held it in two shards
         embed = f.get_tensor("model.embed_tokens.weight")
     assert tuple(embed.shape) == (config_json["vocab_size"], config_json["hidden_size"])
+
+
+def _job_state(cluster, job_id: str) -> str:
+    shown = cluster.run("scontrol", "show", "job", job_id).stdout
+    found = re.search(r"JobState=(\S+)", shown)
+    return found.group(1) if found else "UNKNOWN"
+
+
+def test_a_requeued_job_resumes_from_its_last_checkpoint(cluster, tmp_path):
+    """Slurm requeues the job while it trains (as after a node failure or a preemption): it stops both
+    nodes' tasks and runs the script again, and the run continues from its last complete checkpoint
+    (ZeRO-3: sharded over the nodes) to the end; both attempts write to the one log."""
+    from globmed.train.slurm import SCRIPT
+
+    out, log = tmp_path / "out", tmp_path / "job.log"
+    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                  GPUS_PER_NODE="1", MAIN_PORT=str(free_ports(1)[0]), ACCELERATE_CONFIG="zero3")
+    job = cluster.run("sbatch", "--nodes", "2", "--gpus-per-node", "0", "--cpus-per-task", "1", "--chdir", str(ROOT),
+                      "--output", str(log), str(SCRIPT), "smoke", "--max-steps", "24", "--save-steps", "4",
+                      "--per-device-train-batch-size", "4", "--output-dir", str(out), env=env)
+    assert job.returncode == 0, job.stderr
+    job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
+
+    checkpoint = out / ".cache" / "checkpoints" / "checkpoint-8" / "trainer_state.json"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert _job_state(cluster, job_id) in ("PENDING", "CONFIGURING", "RUNNING"), log.read_text()[-4000:]
+        assert time.monotonic() < deadline, log.read_text()[-4000:]
+        time.sleep(0.05)
+    requeue = cluster.run("scontrol", "requeue", job_id)
+    assert requeue.returncode == 0, requeue.stderr
+
+    deadline = time.monotonic() + 600
+    while (state := _job_state(cluster, job_id)) != "COMPLETED":
+        assert state not in ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"), \
+            f"{state}\n{log.read_text()[-6000:]}\n{cluster.logs()}"
+        assert time.monotonic() < deadline, f"{state}\n{log.read_text()[-4000:]}"
+        if state == "PENDING":  # a requeued job waits a while (BeginTime) before it may start again
+            cluster.run("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+        time.sleep(1)
+    text = log.read_text()
+    assert text.count("globmed-sft: 2 node(s) x 1 process(es) = 2") == 2  # both attempts, one log
+    resumed = re.search(r"resuming from \S+checkpoint-(\d+)", text)
+    assert resumed and int(resumed.group(1)) >= 8, text[-4000:]
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["training"]["steps"] == 24 and report["training"]["resumed_from_step"] == int(resumed.group(1))

@@ -90,6 +90,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+KillWait=5
 MpiDefault=none
 NodeName=node1 NodeHostname={host} NodeAddr=127.0.0.1 Port={node1} CPUs={cpus} RealMemory=2000
 NodeName=node2 NodeHostname={host} NodeAddr=127.0.0.1 Port={node2} CPUs={cpus} RealMemory=2000
