@@ -283,7 +283,7 @@ def run_sft(settings: SFTSettings, console: Console | None = None) -> Path:
         merged = settings.peft != "none" and settings.merge_lora
         if merged:
             merge_adapter(out, out / "merged")
-        report = train_report(p, result, seconds, resumed_from=int(Path(checkpoint).name.split("-")[1]) if checkpoint else None)
+        report = train_report(p, result, seconds, resumed_from=checkpoint_step(checkpoint) if checkpoint else None)
         write_json(out / "train_report.json", report)
         from .card import write_manifest, write_model_card
 
@@ -332,12 +332,13 @@ def _checkpoint_to_resume(p: Prepared) -> str | None:
 
     folder = p.out / CHECKPOINTS
     found = sorted((c for c in folder.glob("checkpoint-*") if c.is_dir() and re.fullmatch(r"checkpoint-\d+", c.name)),
-                   key=lambda c: int(c.name.split("-")[1])) if folder.is_dir() else []
+                   key=checkpoint_step) if folder.is_dir() else []
     complete = [c for c in found if (c / "trainer_state.json").is_file()]
     last = complete[-1] if complete and p.settings.resume else None
     p.trainer.accelerator.wait_for_everyone()  # every process has looked before anything is removed
     if p.is_main:
-        for old in found if not p.settings.resume else [c for c in found if c not in complete]:
+        stale = [c for c in found if c not in complete] if p.settings.resume else found
+        for old in stale:
             if p.settings.resume:
                 p.say.print(f"[yellow]removing {old.name}: incomplete (the run stopped while writing it)[/]")
             shutil.rmtree(old, ignore_errors=True)
@@ -345,6 +346,11 @@ def _checkpoint_to_resume(p: Prepared) -> str | None:
         write_json(folder / "globmed-run.json", {"fingerprint": p.fingerprint})
     p.trainer.accelerator.wait_for_everyone()
     return str(last) if last else None
+
+
+def checkpoint_step(folder: str | Path) -> int:
+    """The optimizer step of a trainer checkpoint folder (checkpoint-N)."""
+    return int(Path(folder).name.split("-")[1])
 
 
 def _seconds_before(checkpoint: str | None) -> float:
