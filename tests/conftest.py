@@ -7,6 +7,7 @@ the public releases), at a path that matches the registry's `files` pattern for 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -246,6 +247,18 @@ class Run:
 
     def __str__(self) -> str:
         return f"$ {' '.join(self.args)}\n(rc {self.returncode})\n--- stdout\n{self.stdout[-4000:]}\n--- stderr\n{self.stderr[-4000:]}"
+
+
+# FSDP itself on CPU processes (accelerate keeps FSDP for accelerators): the folder whose
+# sitecustomize.py lifts that one check, for launched processes (see its docstring)
+FSDP_ON_CPU = Path(__file__).parent / "support" / "fsdp_on_cpu"
+NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
+                                  reason="deepspeed is not installed (`make test` installs it)")
+
+
+def fsdp_on_cpu_pythonpath() -> str:
+    """PYTHONPATH for processes that should run FSDP on CPU (FSDP_ON_CPU first)."""
+    return os.pathsep.join(filter(None, [str(FSDP_ON_CPU), os.environ.get("PYTHONPATH")]))
 
 
 def cli_env(home: Path, **extra: str | None) -> dict[str, str]:

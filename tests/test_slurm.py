@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.slurm_cluster import free_ports, missing, slurm_cluster
+from tests.support.serving import free_port
+from tests.support.slurm_cluster import missing, slurm_cluster
 
-from .conftest import ROOT, cli_env
+from .conftest import ROOT, cli_env, fsdp_on_cpu_pythonpath
 
-FSDP_ON_CPU = Path(__file__).parent / "support" / "fsdp_on_cpu"
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
@@ -24,6 +24,26 @@ pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 def cluster():
     with slurm_cluster() as c:
         yield c
+
+
+def _job_env(tmp_path: Path, port: int, config: str) -> dict[str, str]:
+    """One CPU process per node, the rendezvous on `port`, the shipped accelerate config `config`
+    ("default": the script's own choice, FSDP2, run as FSDP2 on CPUs through the test's sitecustomize)."""
+    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                  GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None if config == "default" else config)
+    if config == "default":
+        env["PYTHONPATH"] = fsdp_on_cpu_pythonpath()
+    return env
+
+
+def _sbatch(cluster, env: dict[str, str], log: Path, *args: str, wait: bool = False):
+    """Submit the shipped script on the two CPU nodes: no GPUs to ask for, one CPU per task (the
+    script asks for 8 GPUs and 32 CPUs per node)."""
+    from globmed.train.slurm import SCRIPT
+
+    return cluster.run("sbatch", *(["--wait"] if wait else []), "--nodes", "2", "--gpus-per-node", "0",
+                       "--cpus-per-task", "1", "--chdir", str(ROOT), "--output", str(log), str(SCRIPT), *args,
+                       env=env, timeout=600)
 
 
 @pytest.mark.parametrize("config", ["zero3", "default"])
@@ -34,18 +54,10 @@ def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
     process writes one whole model, report and card."""
     from safetensors import safe_open
 
-    from globmed.train.slurm import SCRIPT
-
     out, log = tmp_path / "out", tmp_path / "job.log"
-    port = free_ports(1)[0]
-    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                  GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None if config == "default" else config)
-    if config == "default":  # FSDP2 itself on CPU processes: see tests/support/fsdp_on_cpu/sitecustomize.py
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FSDP_ON_CPU), os.environ.get("PYTHONPATH")]))
-    # CPU nodes: no GPUs to ask for, one CPU per task (the script asks for 8 GPUs and 32 CPUs per node)
-    job = cluster.run("sbatch", "--wait", "--nodes", "2", "--gpus-per-node", "0", "--cpus-per-task", "1",
-                      "--chdir", str(ROOT), "--output", str(log), str(SCRIPT), "smoke", "--max-steps", "2",
-                      "--per-device-train-batch-size", "4", "--output-dir", str(out), env=env, timeout=600)
+    port = free_port()
+    job = _sbatch(cluster, _job_env(tmp_path, port, config), log, "smoke", "--max-steps", "2",
+                  "--per-device-train-batch-size", "4", "--output-dir", str(out), wait=True)
     text = log.read_text() if log.exists() else ""
     assert job.returncode == 0, f"{job.stdout}{job.stderr}\n--- job log\n{text[-6000:]}\n{cluster.logs()}"
     job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
@@ -75,14 +87,9 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(cluster, tmp_path):
     """Slurm requeues the job while it trains (as after a node failure or a preemption): it stops both
     nodes' tasks and runs the script again, and the run continues from its last complete checkpoint
     (ZeRO-3: sharded over the nodes) to the end; both attempts write to the one log."""
-    from globmed.train.slurm import SCRIPT
-
     out, log = tmp_path / "out", tmp_path / "job.log"
-    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                  GPUS_PER_NODE="1", MAIN_PORT=str(free_ports(1)[0]), ACCELERATE_CONFIG="zero3")
-    job = cluster.run("sbatch", "--nodes", "2", "--gpus-per-node", "0", "--cpus-per-task", "1", "--chdir", str(ROOT),
-                      "--output", str(log), str(SCRIPT), "smoke", "--max-steps", "24", "--save-steps", "4",
-                      "--per-device-train-batch-size", "4", "--output-dir", str(out), env=env)
+    job = _sbatch(cluster, _job_env(tmp_path, free_port(), "zero3"), log, "smoke", "--max-steps", "24",
+                  "--save-steps", "4", "--per-device-train-batch-size", "4", "--output-dir", str(out))
     assert job.returncode == 0, job.stderr
     job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
 

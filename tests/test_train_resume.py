@@ -4,9 +4,7 @@ checkpoints are sharded (DeepSpeed ZeRO-3; FSDP2 through tests/support/fsdp_on_c
 kill left half-written is not resumed from."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -18,21 +16,13 @@ import psutil
 import pytest
 from safetensors.torch import load_file
 
-from .conftest import ROOT, cli_env
+from tests.support.serving import free_port
+
+from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath
 
 BIN = Path(sys.executable).parent
-FSDP_ON_CPU = Path(__file__).parent / "support" / "fsdp_on_cpu"
 STEPS, SAVE_EVERY, KILL_AFTER = 24, 4, 8
-NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
-                                  reason="deepspeed is not installed (`make test` installs it)")
 
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _command(launch: str | None, out: Path) -> list[str]:
@@ -43,7 +33,7 @@ def _command(launch: str | None, out: Path) -> list[str]:
     from globmed.train.accelerate import config
 
     return [str(BIN / "accelerate"), "launch", "--config_file", str(config(launch)), "--num_processes", "2",
-            "--main_process_port", str(_port()), "-m", "globmed", *train, "--per-device-train-batch-size", "4"]
+            "--main_process_port", str(free_port()), "-m", "globmed", *train, "--per-device-train-batch-size", "4"]
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -59,7 +49,8 @@ def _kill_after_checkpoint(cmd: list[str], env: dict[str, str], checkpoint: Path
     with log.open("w") as stderr:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 600
-        while not (checkpoint / "trainer_state.json").exists():
+        # globmed's clock is the last file of a checkpoint (after the trainer's trainer_state.json)
+        while not (checkpoint / "globmed-clock.json").exists():
             assert proc.poll() is None, f"the run ended before {checkpoint.name}: {log.read_text()[-3000:]}"
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -82,7 +73,7 @@ def _losses(out: Path) -> list[tuple[int, float]]:
 def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, launch):
     env = cli_env(tmp_path / "hf_home")
     if launch == "fsdp2":  # FSDP2 itself (accelerate runs FSDP on GPUs only): see the sitecustomize's docstring
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FSDP_ON_CPU), os.environ.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = fsdp_on_cpu_pythonpath()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     _run(_command(launch, whole), env)
 

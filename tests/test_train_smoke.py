@@ -4,10 +4,8 @@ with a model-index from a real `globmed bench run`, and `globmed-push model` to 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -15,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.hub_server import HubServer, client_env
+from tests.support.serving import free_port
 
-from .conftest import ROOT, cli_env, run_cli
+from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath, run_cli
 
 SECRET = "hf_GlobmedTrainPush" + uuid.uuid4().hex
 
@@ -140,7 +139,7 @@ def test_two_processes_under_a_launcher_derive_the_accumulation(tmp_path):
     env = cli_env(tmp_path / "hf_home")
 
     def launch(*extra: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_port()),
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                "-m", "globmed", "train", "sft", "--recipe", "smoke", "--datasets", "medqa,mednli", "--max-steps", "2",
                *extra]
         return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -157,10 +156,6 @@ def test_two_processes_under_a_launcher_derive_the_accumulation(tmp_path):
     assert bad.returncode != 0
     assert "global batch 8 is not divisible by per-device batch 8 x 2 process(es) = 16" in " ".join(
         (bad.stdout + bad.stderr).split())
-
-
-NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
-                                  reason="deepspeed is not installed (`make test` installs it)")
 
 
 @pytest.mark.slow
@@ -183,7 +178,7 @@ def test_shipped_accelerate_configs_on_cpu(tmp_path, name, processes, parallelis
 
     out = tmp_path / name
     cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config(name)),
-           "--num_processes", str(processes), "--main_process_port", str(_port()),
+           "--num_processes", str(processes), "--main_process_port", str(free_port()),
            "-m", "globmed", "train", "sft", "--recipe", "smoke", "--max-steps", "2",
            "--per-device-train-batch-size", str(8 // processes), "--output-dir", str(out)]
     proc = subprocess.run(cmd, env=cli_env(tmp_path / "hf_home"), cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -221,10 +216,9 @@ def test_fsdp2_itself_on_cpu_processes(tmp_path):
     from globmed.train.accelerate import config
 
     out = tmp_path / "fsdp2"
-    patch = Path(__file__).parent / "support" / "fsdp_on_cpu"
-    env = cli_env(tmp_path / "hf_home", PYTHONPATH=os.pathsep.join(filter(None, [str(patch), os.environ.get("PYTHONPATH")])))
+    env = cli_env(tmp_path / "hf_home", PYTHONPATH=fsdp_on_cpu_pythonpath())
     cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(config("fsdp2")),
-           "--num_processes", "2", "--main_process_port", str(_port()),
+           "--num_processes", "2", "--main_process_port", str(free_port()),
            "-m", "globmed", "train", "sft", "--recipe", "smoke", "--max-steps", "2",
            "--per-device-train-batch-size", "4", "--output-dir", str(out)]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -245,13 +239,6 @@ def test_fsdp2_itself_on_cpu_processes(tmp_path):
     assert sum(name.endswith("self_attn.q_proj.weight") for name in names) == config_json["num_hidden_layers"]
     assert isinstance(generate(out), str)
 
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ----------------------------------------------------------------------------- card + model-index

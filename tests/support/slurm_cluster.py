@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .serving import free_ports
+
 DAEMON_DIRS = ("/usr/sbin", "/usr/bin", "/sbin")
 
 
@@ -35,17 +37,6 @@ def missing() -> str | None:
     if os.geteuid() != 0:
         return "slurmd must run as root to start job steps"
     return None
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Cluster:
