@@ -4,7 +4,7 @@ What it measures
   The whole build (read the original-format sources, screen, attach translations, write parquet
   per config + card) on ~500,000 rows: ~41,700 source items over the ten source files of the
   registry (eleven datasets: ExpertQA feeds -Bio and -Med), each written in its ORIGINAL layout
-  (the same as dataset_scripts/sample/sources: MedQA jsonl, MedMCQA jsonl, MedNLI jsonl,
+  (the same as globmed/sample/sources: MedQA jsonl, MedMCQA jsonl, MedNLI jsonl,
   MMLU-Pro jsonl, HEAD-QA JSON, PubMedQA JSON, LiveQA XML, ExpertQA jsonl, BioNLI jsonl,
   MedExpQA jsonl), plus `translations/<dataset>/<lang>.jsonl` for the 11 other languages.
   Texts are synthetic words (per-language alphabets: Latin with diacritics, Hanzi, kana, Hangul),

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "dataset_scripts" / "sample" / "sources"
+SAMPLE = ROOT / "globmed" / "sample" / "sources"
 CONFIGS = {
     "ours": {"padding_free": True, "packing": False, "attn_implementation": "globmed_varlen"},
     "baseline": {"padding_free": False, "packing": False, "attn_implementation": "sdpa"},
@@ -182,7 +182,8 @@ def main() -> None:
         summary["padding_ceiling"] = ceiling
         print(f"the padded baseline computes on {base['positions']} positions for {base['tokens']} real tokens: removing "
               f"padding can save at most {ceiling:.2f}x of the token-proportional work on this data and batch size "
-              f"(the LM head is already computed on answer tokens only by TRL in both set-ups)")
+              f"(on CPU, TRL's fused LM head scores every position of the batch, padding included: it keeps only "
+              f"the answer positions where Triton runs, i.e. on GPUs, in both set-ups alike)")
     out = ROOT / "benchmarks" / "results" / (f"train-h{args.hidden_size}-l{args.layers}.json"
                                              if (args.hidden_size, args.layers) != (64, 2) else "train.json")
     out.parent.mkdir(parents=True, exist_ok=True)

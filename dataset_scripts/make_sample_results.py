@@ -138,7 +138,7 @@ def campaign(base_url: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "spaces" / "sample_results")
-    parser.add_argument("--sources", type=Path, default=ROOT / "dataset_scripts" / "sample" / "sources")
+    parser.add_argument("--sources", type=Path, default=ROOT / "globmed" / "sample" / "sources")
     args = parser.parse_args()
     from tests.support.openai_server import OpenAIServer
 

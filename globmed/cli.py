@@ -55,7 +55,7 @@ def data_build(settings: Any) -> None:
 
 @data_app.command("records")
 def data_records(
-    sources: Path = typer.Option(..., help="folder with the original source files"),
+    sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
     out: Path = typer.Option(..., help="JSON-lines file of the screened records (the input of `globmed translate`)"),
     datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
 ) -> None:
@@ -63,8 +63,10 @@ def data_records(
     from . import registry
     from .io import atomic_path
     from .screening import Screener
+    from .sample import sources_folder
     from .sources import find_files, read_dataset
 
+    sources = sources_folder(sources)
     n = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for name in registry.parse_datasets(datasets):

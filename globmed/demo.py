@@ -21,7 +21,8 @@ from rich.console import Console
 
 @dataclass
 class DemoSettings:
-    sources: Path = field(default=Path("dataset_scripts/sample/sources"), metadata={"help": "sample sources folder"})
+    sources: Path = field(default=Path("sample"), metadata={
+        "help": "sources folder; `sample`: the sample shipped inside the package"})
     workdir: Path = field(default=Path("demo"), metadata={"help": "where the demo writes everything"})
     load_config: str = field(default="medqa.zu", metadata={"help": "the config loaded back with load_dataset"})
     runs: int = field(default=5, metadata={"help": "bench runs per model x dataset x language"})

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_SOURCES = ROOT / "dataset_scripts" / "sample" / "sources"
+SAMPLE_SOURCES = ROOT / "globmed" / "sample" / "sources"
 BIN = Path(sys.executable).parent
 
 # Where each source lives under a sources folder (matching globmed/registry/datasets.yaml `files`).

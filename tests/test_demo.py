@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import SAMPLE_SOURCES, cli_env, load_config, run_cli
+from tests.conftest import cli_env, load_config, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ LANGS = ["en", "zh", "fr", "de", "ja", "ko", "pt", "es", "sw", "wo", "yo", "zu"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
-    res = run_cli(["demo", "--sources", SAMPLE_SOURCES, "--workdir", work / "demo", "--runs", "2"],
+    res = run_cli(["demo", "--workdir", work / "demo", "--runs", "2"],  # default sources: the packaged sample
                   cli_env(work / "hf_home", COLUMNS="80"), cwd=work, timeout=900)
     assert res.returncode == 0, str(res)
     return work / "demo", res

@@ -414,7 +414,7 @@ def test_native_ids_stable(tmp_path, dataset):
 
 # --------------------------------------------------------------------------------------------- the sample
 def test_sample_sources_read_and_screen_as_documented():
-    """dataset_scripts/sample/README.md documents the deliberate screening cases of the sample."""
+    """globmed/sample/README.md documents the deliberate screening cases of the sample."""
     documented_read = {"medqa": 11, "headqa": 11, "medexpqa": 8, "mmlu_pro": 12, "mednli": 9, "bionli": 8,
                        "liveqa": 8, "expertqa_bio": 8, "expertqa_med": 10, "medmcqa": 8, "pubmedqa": 8}
     documented_removed = {"medqa": {"disorganization/duplicate_item": 1}, "headqa": {"incompleteness/needs_image": 1},

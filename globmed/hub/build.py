@@ -23,13 +23,13 @@ from ..errors import GlobmedError
 from ..io import atomic_dir, write_json
 from ..records import Record
 from ..screening import Screener, report
+from ..sample import MARKER as SAMPLE_MARKER, sources_folder
 from ..sources import find_files, read_dataset
 from ..translations import TranslationProblem, attach, load, translation_files
 from .card import write_card
 from .parquet import RowWriter, schema_for
 from .settings import BuildSettings
 
-SAMPLE_MARKER = "SAMPLE.md"  # a sources folder holding this file is a demo sample, not GlobMed data
 MANIFEST = "globmed.json"
 
 
@@ -48,7 +48,7 @@ def config_name(dataset: str, language: str) -> str:
 
 def build(settings: BuildSettings, console: Console | None = None) -> BuildResult:
     console = console or Console(stderr=True)
-    sources = Path(settings.sources)
+    sources = sources_folder(settings.sources)
     if not sources.is_dir():
         raise GlobmedError(f"{sources}: sources folder not found")
     wanted = registry.parse_datasets(settings.datasets)

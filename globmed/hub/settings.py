@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclass
 class BuildSettings:
-    sources: Path = field(metadata={"help": "folder with the original source files (see the registry's file patterns)"})
+    sources: Path = field(metadata={"help": "folder with the original source files (see the registry's file patterns); `sample`: the shipped sample"})
     out: Path = field(metadata={"help": "output folder: a Hub-ready dataset repo"})
     translations: list[Path] = field(default_factory=list, metadata={
         "help": "translation folders (<dataset>/<lang>.jsonl), e.g. `globmed translate` output; "

@@ -30,8 +30,7 @@ from .. import languages, registry
 from ..bench.data import Source, load_items, open_source
 from ..bench.tasks import get_task
 from ..errors import GlobmedError
-
-SAMPLE_MARKER = "SAMPLE.md"
+from ..sample import sources_folder
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,9 @@ def resolve_data(data: str | None, sources: Path | None, workdir: Path, console:
     if data:
         return str(data)
     assert sources is not None
-    sources = Path(sources)
+    sources = sources_folder(sources)
     if not sources.is_dir():
-        hint = "" if sources.is_absolute() else (f" (relative to the current directory {Path.cwd()}; the smoke recipe "
-                                                 "expects the globmed repository root, or pass --sources)")
+        hint = "" if sources.is_absolute() else f" (relative to the current directory {Path.cwd()})"
         raise GlobmedError(f"{sources}: sources folder not found{hint}")
     out = Path(workdir) / ".cache" / "data"
     stamp = out / ".fingerprint"

@@ -48,7 +48,7 @@ class DataSettings:
 
     data: str | None = field(default=None, metadata={"help": "a built GlobMed folder or a Hub dataset id"})
     sources: Path | None = field(default=None, metadata={
-        "help": "original source files (e.g. dataset_scripts/sample/sources): built with `globmed data build` "
+        "help": "original source files (`sample`: the sample shipped inside the package): built with `globmed data build` "
                 "into OUTPUT/.cache/data first; instead of --data"})
     datasets: str = field(default="all", metadata={"help": "comma-separated datasets, or all"})
     languages: str = field(default="all", metadata={"help": "comma-separated language codes, or all"})
