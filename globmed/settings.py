@@ -9,6 +9,7 @@ comma-separated values on the command line and lists (or strings) in YAML.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import types
 import typing
@@ -16,9 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import typer
-import yaml
 
 from .errors import GlobmedError
+from .yamlfile import read_yaml
 
 T = TypeVar("T")
 _MISSING = dataclasses.MISSING
@@ -41,20 +42,27 @@ def _cli_type(tp: Any) -> Any:
     return str
 
 
-def coerce(settings_cls: type[T], values: dict[str, Any], origin: str = "settings") -> T:
-    """Build `settings_cls` from loosely typed values (YAML or CLI), with clear errors."""
+def coerce(settings_cls: type[T], values: dict[str, Any], origin: str = "settings",
+           places: dict[str, str] | None = None) -> T:
+    """Build `settings_cls` from loosely typed values (YAML or CLI), with clear errors. `places` says where
+    a value was written (FILE:LINE, for the values read from a settings file), else `origin` is named."""
     hints = typing.get_type_hints(settings_cls)
     names = {f.name: f for f in dataclasses.fields(settings_cls)}
-    unknown = set(values) - set(names)
+    places = places or {}
+    unknown = [k for k in values if k not in names]
     if unknown:
-        raise GlobmedError(f"{origin}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(names)}")
+        problems = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, names, n=1)
+            problems.append(f"{places.get(key, origin)}: unknown setting '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise GlobmedError("\n".join(problems) + f"\nknown settings: {', '.join(names)}")
     out: dict[str, Any] = {}
     for name, value in values.items():
         tp = _unwrap_optional(hints[name])
         try:
             out[name] = _convert(tp, value)
         except (TypeError, ValueError) as exc:
-            raise GlobmedError(f"{origin}: setting '{name}': {exc}") from None
+            raise GlobmedError(f"{places.get(name, origin)}: setting '{name}': {exc}") from None
     missing = [n for n, f in names.items() if n not in out and f.default is _MISSING and f.default_factory is _MISSING]
     if missing:
         raise GlobmedError(f"{origin}: missing required setting(s): " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))
@@ -87,14 +95,25 @@ def _convert(tp: Any, value: Any) -> Any:
     return value
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise GlobmedError(f"{path}: cannot read settings: {exc}") from None
+class SettingsFile(dict):
+    """A settings file's values (field: value), remembering the file and the line of each field."""
+
+    def __init__(self, values: dict[str, Any], path: Path, lines: dict[str, int]):
+        super().__init__(values)
+        self.path, self.lines = path, lines
+
+    def places(self) -> dict[str, str]:
+        return {key: f"{self.path}:{line}" for key, line in self.lines.items()}
+
+
+def load_yaml(path: Path) -> SettingsFile:
+    data, lines = read_yaml(path, "settings")
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise GlobmedError(f"{path}: settings must be a mapping of field: value")
-    return {k.replace("-", "_"): v for k, v in data.items()}
+    return SettingsFile({str(k).replace("-", "_"): v for k, v in data.items()}, Path(path),
+                        {key[0].replace("-", "_"): line for key, line in lines.lines.items() if len(key) == 1})
 
 
 def settings_command(app: typer.Typer, name: str, settings_cls: type[T], help: str | None = None,
@@ -125,8 +144,11 @@ def settings_command(app: typer.Typer, name: str, settings_cls: type[T], help: s
         def command(**kwargs: Any) -> Any:
             ref = kwargs.pop("settings_file")
             values = loader(ref) if ref else {}
-            values.update({k: v for k, v in kwargs.items() if v is not None})
-            return fn(coerce(settings_cls, values, origin=ref or name))
+            flags = {k: v for k, v in kwargs.items() if v is not None}
+            # a value read from the file is named by its FILE:LINE in errors (unless a flag replaced it)
+            places = {k: p for k, p in values.places().items() if k not in flags} if isinstance(values, SettingsFile) else {}
+            values.update(flags)
+            return fn(coerce(settings_cls, values, origin=ref or name, places=places))
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__doc__ = help or fn.__doc__

@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import GlobmedError
+from ..yamlfile import read_yaml
 
 HERE = Path(__file__).parent
 REQUIRED = ("code", "name", "native_name", "resource", "script", "system", "mcqa", "nli", "lfqa", "extraction")
@@ -53,23 +53,22 @@ def _search_path() -> list[Path]:
 
 
 def _load(path: Path) -> Language:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise GlobmedError(f"{path}: cannot read language table: {exc}") from exc
+    data, lines = read_yaml(path, "language table")
     if not isinstance(data, dict):
         raise GlobmedError(f"{path}: a language table must be a mapping")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise GlobmedError(f"{path}: missing field(s) {', '.join(missing)}")
     if data["code"] != path.stem:
-        raise GlobmedError(f"{path}: field 'code' is {data['code']!r} but the file is named {path.name}")
-    labels = data["nli"].get("labels", {})
-    bad = [k for k in NLI_LABELS if not labels.get(k)]
+        raise GlobmedError(f"{lines.at('code')}: field 'code' is {data['code']!r} but the file is named {path.name}")
+    if not isinstance(data["nli"], dict):
+        raise GlobmedError(f"{lines.at('nli')}: field 'nli' must be a mapping (labels, answer_format, ...)")
+    labels = data["nli"].get("labels") or {}
+    bad = [k for k in NLI_LABELS if not (isinstance(labels, dict) and labels.get(k))]
     if bad:
-        raise GlobmedError(f"{path}: field 'nli.labels' lacks words for {', '.join(bad)}")
-    if "{labels}" not in data["nli"].get("answer_format", ""):
-        raise GlobmedError(f"{path}: field 'nli.answer_format' must contain {{labels}}")
+        raise GlobmedError(f"{lines.at('nli', 'labels')}: field 'nli.labels' lacks words for {', '.join(bad)}")
+    if "{labels}" not in str(data["nli"].get("answer_format", "")):
+        raise GlobmedError(f"{lines.at('nli', 'answer_format')}: field 'nli.answer_format' must contain {{labels}}")
     known = {f for f in Language.__dataclass_fields__ if f != "extra"}
     return Language(**{k: v for k, v in data.items() if k in known},
                     extra={k: v for k, v in data.items() if k not in known})

@@ -6,15 +6,16 @@ an entry there overrides a shipped one with the same name.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import GlobmedError
+from ..yamlfile import Lines, read_yaml
 
 HERE = Path(__file__).parent
 TASKS = ("mcqa", "nli", "lfqa")
@@ -47,24 +48,29 @@ class DatasetSpec:
         return self.reference or self.language
 
 
-def _parse(name: str, data: dict[str, Any], origin: Path) -> DatasetSpec:
+def _parse(name: str, data: dict[str, Any], lines: Lines) -> DatasetSpec:
     if not isinstance(data, dict):
-        raise GlobmedError(f"{origin}: entry {name!r} must be a mapping")
+        raise GlobmedError(f"{lines.at(name)}: entry {name!r} must be a mapping")
     known = set(DatasetSpec.__dataclass_fields__) - {"name"}
-    unknown = set(data) - known
+    unknown = sorted(set(data) - known)
     if unknown:
-        raise GlobmedError(f"{origin}: entry {name!r}: unknown field(s) {', '.join(sorted(unknown))}")
+        raise GlobmedError(f"{lines.at(name, unknown[0])}: entry {name!r}: unknown field(s) {', '.join(unknown)}")
+    missing = [f.name for f in dataclasses.fields(DatasetSpec) if f.name != "name" and f.name not in data
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise GlobmedError(f"{lines.at(name)}: entry {name!r}: missing field(s) {', '.join(missing)}")
     try:
         spec = DatasetSpec(
             name=name,
             **{**data, "files": tuple(data.get("files") or ()), "labels": tuple(data.get("labels") or ())},
         )
     except TypeError as exc:
-        raise GlobmedError(f"{origin}: entry {name!r}: {exc}") from None
+        raise GlobmedError(f"{lines.at(name)}: entry {name!r}: {exc}") from None
     if spec.task not in TASKS:
-        raise GlobmedError(f"{origin}: entry {name!r}: field 'task' must be one of {TASKS}, not {spec.task!r}")
+        raise GlobmedError(f"{lines.at(name, 'task')}: entry {name!r}: field 'task' must be one of {TASKS}, "
+                           f"not {spec.task!r}")
     if spec.task == "nli" and not spec.labels:
-        raise GlobmedError(f"{origin}: entry {name!r}: an NLI dataset needs 'labels'")
+        raise GlobmedError(f"{lines.at(name)}: entry {name!r}: an NLI dataset needs 'labels'")
     return spec
 
 
@@ -74,9 +80,11 @@ def _registry() -> dict[str, DatasetSpec]:
     paths += [Path(p) for p in os.environ.get("GLOBMED_REGISTRY_PATH", "").split(os.pathsep) if p]
     out: dict[str, DatasetSpec] = {}
     for path in paths:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for name, entry in data.items():
-            out[name] = _parse(name, entry, path)
+        data, lines = read_yaml(path, "dataset registry")
+        if not isinstance(data or {}, dict):
+            raise GlobmedError(f"{path}: the registry must be a mapping of dataset name: fields")
+        for name, entry in (data or {}).items():
+            out[name] = _parse(name, entry, lines)
     return out
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import GlobmedError
-from ..settings import load_yaml
+from ..settings import SettingsFile, load_yaml
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 LANGUAGE_MODES = ("random", "all")
@@ -38,7 +37,7 @@ def recipe_path(ref: str) -> Path:
     return shipped
 
 
-def load_recipe(ref: str) -> dict[str, Any]:
+def load_recipe(ref: str) -> SettingsFile:
     return load_yaml(recipe_path(ref))
 
 
