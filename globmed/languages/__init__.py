@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import GlobmedError
 from ..yamlfile import read_yaml
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import GlobmedError
 from ..yamlfile import Lines, read_yaml
 
