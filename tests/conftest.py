@@ -18,8 +18,10 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
+from globmed import sample
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_SOURCES = ROOT / "globmed" / "sample" / "sources"
+SAMPLE_SOURCES = sample.SOURCES
 BIN = Path(sys.executable).parent
 
 # Where each source lives under a sources folder (matching globmed/registry/datasets.yaml `files`).

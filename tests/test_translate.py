@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from globmed import sample
 from tests.support.fake_translator import make_responder, stage_of
 from tests.conftest import BIN, ROOT, SAMPLE_SOURCES, cli_env, load_config, run_cli
 from tests.support.openai_server import OpenAIServer, _head
 
-DICTIONARY = ROOT / "globmed" / "sample" / "dictionary" / "medical_terms.tsv"
+DICTIONARY = sample.DICTIONARY
 MEDQA_1 = "medqa-test-d0407a0c8db98ea8"  # "A 58-year-old man has had crushing chest pain ... blood pressure ..."
 MEDQA_2 = "medqa-test-6d9b1394c271e7a0"  # "A 24-year-old woman develops a fever of 39.5 °C ..."
 

@@ -10,7 +10,7 @@ import pytest
 from globmed.errors import GlobmedError
 from globmed.translate.dictionary import Dictionary, GlossaryEntry
 from globmed.translate.quality import glossary_coverage
-from tests.conftest import ROOT
+from globmed import sample
 
 
 def make(*rows: tuple[str, ...]) -> Dictionary:
@@ -89,7 +89,7 @@ def test_bad_dictionaries_name_file_and_line(tmp_path, name, content, message):
 
 
 def test_shipped_sample_dictionary_covers_every_language_and_the_sample():
-    d = Dictionary.from_files([ROOT / "globmed" / "sample" / "dictionary" / "medical_terms.tsv"])
+    d = Dictionary.from_files([sample.DICTIONARY])
     assert d.languages() == {"en", "zh", "fr", "de", "ja", "ko", "pt", "es", "sw", "wo", "yo", "zu"}
     assert 150 <= d.rows <= 450
     text = ("A 24-year-old woman develops a fever of 39.5 °C, chills, and headache. A thin blood smear shows "

@@ -58,13 +58,7 @@ def _parse(name: str, data: dict[str, Any], lines: Lines) -> DatasetSpec:
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise GlobmedError(f"{lines.at(name)}: entry {name!r}: missing field(s) {', '.join(missing)}")
-    try:
-        spec = DatasetSpec(
-            name=name,
-            **{**data, "files": tuple(data.get("files") or ()), "labels": tuple(data.get("labels") or ())},
-        )
-    except TypeError as exc:
-        raise GlobmedError(f"{lines.at(name)}: entry {name!r}: {exc}") from None
+    spec = DatasetSpec(name=name, **{**data, "files": tuple(data["files"] or ()), "labels": tuple(data.get("labels") or ())})
     if spec.task not in TASKS:
         raise GlobmedError(f"{lines.at(name, 'task')}: entry {name!r}: field 'task' must be one of {TASKS}, "
                            f"not {spec.task!r}")
@@ -80,9 +74,10 @@ def _registry() -> dict[str, DatasetSpec]:
     out: dict[str, DatasetSpec] = {}
     for path in paths:
         data, lines = read_yaml(path, "dataset registry")
-        if not isinstance(data or {}, dict):
+        data = {} if data is None else data
+        if not isinstance(data, dict):
             raise GlobmedError(f"{path}: the registry must be a mapping of dataset name: fields")
-        for name, entry in (data or {}).items():
+        for name, entry in data.items():
             out[name] = _parse(name, entry, lines)
     return out
 
