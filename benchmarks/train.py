@@ -83,13 +83,13 @@ print("RESULT " + json.dumps({"seconds": seconds, "cpu_seconds": cpu, "tokens": 
 
 
 def run_config(name: str, work: Path, data: Path, base_model: Path, steps: int, batch: int, max_length: int,
-               threads: int) -> dict:
+               threads: int, bf16: str = "false") -> dict:
     cfg = {
         "data": str(data), "split": "test,validation", "language_mode": "all", "seed": 7,
         "model": str(base_model), "output_dir": str(work / f"out-{name}"),
         "learning_rate": 1e-3, "global_batch_size": batch, "per_device_train_batch_size": batch,
         "num_train_epochs": 1, "max_steps": steps, "warmup_ratio": 0.1, "lr_scheduler_type": "cosine",
-        "bf16": "false", "gradient_checkpointing": False, "max_length": max_length, "logging_steps": 1,
+        "bf16": bf16, "gradient_checkpointing": False, "max_length": max_length, "logging_steps": 1,
         "save_steps": 100000, "report_to": ["none"], "resume": False, **CONFIGS[name],
     }
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (1: robust on a shared machine)")
     parser.add_argument("--hidden-size", type=int, default=64, help="tiny model width (64: the smoke recipe's model)")
     parser.add_argument("--layers", type=int, default=2, help="tiny model depth (2: the smoke recipe's model)")
+    parser.add_argument("--bf16", default="false", choices=["false", "auto", "true"],
+                        help="false: float32 everywhere (CPU); auto: bf16 where a GPU supports it (benchmarks/gpu_check.py)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -139,7 +141,8 @@ def main() -> None:
     for r in range(args.repeats):
         for name in names:
             t = time.perf_counter()
-            res = run_config(name, work, data, base, args.steps, args.batch, args.max_length, args.threads)
+            res = run_config(name, work, data, base, args.steps, args.batch, args.max_length, args.threads,
+                             args.bf16)
             runs[name].append(res)
             print(f"  repeat {r + 1} {name:<22} {res['tokens_per_s']:8.0f} tok/s  {res['tokens_per_cpu_s']:8.0f} tok/CPU-s  "
                   f"{res['seconds']:6.1f} s train "
@@ -192,7 +195,7 @@ def main() -> None:
                                              if (args.hidden_size, args.layers) != (64, 2) else "train.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"steps": args.steps, "batch": args.batch, "repeats": args.repeats, "max_length": args.max_length,
-            "threads": args.threads, "hidden_size": args.hidden_size, "layers": args.layers,
+            "threads": args.threads, "bf16": args.bf16, "hidden_size": args.hidden_size, "layers": args.layers,
             "cpu_count": os.cpu_count(), "python": sys.version.split()[0]}
     out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")

@@ -18,6 +18,7 @@ from tests.support.slurm_cluster import missing, slurm_cluster
 from .conftest import ROOT, cli_env, fsdp_on_cpu_pythonpath
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+STEPS = 24  # the requeued job's: the requeue must land mid-training, well before the end (after checkpoint 8)
 
 
 @pytest.fixture(scope="module")
@@ -46,35 +47,41 @@ def _sbatch(cluster, env: dict[str, str], log: Path, *args: str, wait: bool = Fa
                        env=env, timeout=600)
 
 
-@pytest.mark.parametrize("config", ["zero3", "default"])
-def test_sbatch_trains_across_two_nodes(cluster, tmp_path, config):
-    """sbatch --nodes 2 with one process per node: the job's two tasks run on node1 and node2, meet at
-    node1's NodeAddr, train 2 steps as 2 processes with the model sharded across the nodes (ZeRO-3, or the
-    default config's FSDP2, which accelerate runs on CPUs only with the test's sitecustomize) and the main
-    process writes one whole model, report and card."""
+def _check_two_node_run(cluster, out: Path, text: str, job_id: str, parallelism: str, steps: int,
+                        attempts: int = 1) -> None:
+    """What every two-node job must show: srun started the job's step on both nodes (each slurmd logs
+    the tasks it launched), the parallelism and transformers' summary were said once per attempt (by
+    the main process only, not once per node), and the main process wrote one whole model and report."""
     from safetensors import safe_open
 
+    for node in ("node1", "node2"):
+        assert re.search(rf"launch task StepId={job_id}\.0 ", (cluster.root / f"slurmd-{node}.log").read_text()), node
+    assert text.count(f"parallelism: {parallelism}") == attempts
+    assert text.count("'train_loss'") == 1  # only the attempt that finished says it
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["hyperparameters"]["num_processes"] == 2 and report["training"]["steps"] == steps
+    assert report["hardware"]["parallelism"] == parallelism
+    config_json = json.loads((out / "config.json").read_text())
+    with safe_open(str(out / "model.safetensors"), "pt") as f:  # whole, though it was held in two shards
+        embed = f.get_tensor("model.embed_tokens.weight")
+    assert tuple(embed.shape) == (config_json["vocab_size"], config_json["hidden_size"])
+
+
+def test_sbatch_trains_across_two_nodes(cluster, tmp_path):
+    """sbatch --nodes 2 with one process per node and the script's default config: the job's two tasks
+    run on node1 and node2, meet at node1's NodeAddr, train 2 steps as 2 processes with the model
+    sharded across the nodes (FSDP2, which accelerate runs on CPUs only with the test's sitecustomize)
+    and the main process writes one whole model, report and card. (ZeRO-3 across the two nodes: the
+    requeue test below.)"""
     out, log = tmp_path / "out", tmp_path / "job.log"
     port = free_port()
-    job = _sbatch(cluster, _job_env(tmp_path, port, config), log, "smoke", "--max-steps", "2",
+    job = _sbatch(cluster, _job_env(tmp_path, port, "default"), log, "smoke", "--max-steps", "2",
                   "--per-device-train-batch-size", "4", "--output-dir", str(out), wait=True)
     text = log.read_text() if log.exists() else ""
     assert job.returncode == 0, f"{job.stdout}{job.stderr}\n--- job log\n{text[-6000:]}\n{cluster.logs()}"
     job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
     assert f"2 node(s) x 1 process(es) = 2; main 127.0.0.1:{port}" in text
-    # srun started the job's step on both nodes (each slurmd logs the tasks it launched)
-    for node in ("node1", "node2"):
-        assert re.search(rf"launch task StepId={job_id}\.0 ", (cluster.root / f"slurmd-{node}.log").read_text()), node
-    parallelism = "DeepSpeed ZeRO-3" if config == "zero3" else "FSDP2"
-    assert text.count(f"parallelism: {parallelism}") == 1  # said once, by the main process only
-    assert text.count("'train_loss'") == 1  # transformers' log lines once, not once per node
-    report = json.loads((out / "train_report.json").read_text())
-    assert report["hyperparameters"]["num_processes"] == 2 and report["training"]["steps"] == 2
-    assert report["hardware"]["parallelism"] == parallelism
-    config_json = json.loads((out / "config.json").read_text())
-    with safe_open(str(out / "model.safetensors"), "pt") as f:  # whole, though ZeRO-3 held it in two shards
-        embed = f.get_tensor("model.embed_tokens.weight")
-    assert tuple(embed.shape) == (config_json["vocab_size"], config_json["hidden_size"])
+    _check_two_node_run(cluster, out, text, job_id, "FSDP2", steps=2)
 
 
 def _job_state(cluster, job_id: str) -> str:
@@ -84,11 +91,13 @@ def _job_state(cluster, job_id: str) -> str:
 
 
 def test_a_requeued_job_resumes_from_its_last_checkpoint(cluster, tmp_path):
-    """Slurm requeues the job while it trains (as after a node failure or a preemption): it stops both
-    nodes' tasks and runs the script again, and the run continues from its last complete checkpoint
-    (ZeRO-3: sharded over the nodes) to the end; both attempts write to the one log."""
+    """sbatch --nodes 2 with the shipped ZeRO-3 config, and Slurm requeues the job while it trains (as
+    after a node failure or a preemption): it stops both nodes' tasks and runs the script again, and the
+    run continues from its last complete checkpoint (sharded over the nodes) to the end; both attempts
+    write to the one log, and the main process writes one whole model, report and card."""
     out, log = tmp_path / "out", tmp_path / "job.log"
-    job = _sbatch(cluster, _job_env(tmp_path, free_port(), "zero3"), log, "smoke", "--max-steps", "24",
+    port = free_port()
+    job = _sbatch(cluster, _job_env(tmp_path, port, "zero3"), log, "smoke", "--max-steps", str(STEPS),
                   "--save-steps", "4", "--per-device-train-batch-size", "4", "--output-dir", str(out))
     assert job.returncode == 0, job.stderr
     job_id = re.search(r"Submitted batch job (\d+)", job.stdout).group(1)
@@ -111,8 +120,9 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(cluster, tmp_path):
             cluster.run("scontrol", "update", f"JobId={job_id}", "StartTime=now")
         time.sleep(1)
     text = log.read_text()
-    assert text.count("globmed-sft: 2 node(s) x 1 process(es) = 2") == 2  # both attempts, one log
+    assert text.count(f"globmed-sft: 2 node(s) x 1 process(es) = 2; main 127.0.0.1:{port}") == 2  # both attempts
     resumed = re.search(r"resuming from \S+checkpoint-(\d+)", text)
     assert resumed and int(resumed.group(1)) >= 8, text[-4000:]
+    _check_two_node_run(cluster, out, text, job_id, "DeepSpeed ZeRO-3", steps=STEPS, attempts=2)
     report = json.loads((out / "train_report.json").read_text())
-    assert report["training"]["steps"] == 24 and report["training"]["resumed_from_step"] == int(resumed.group(1))
+    assert report["training"]["resumed_from_step"] == int(resumed.group(1))

@@ -1,6 +1,7 @@
 """The GlobMed Space in a real browser: Debian's chromium driven by Playwright (never a downloaded
 browser). Loads the Space, switches every tab, applies filters, checks the table and that the plots
-render, and saves a screenshot of each tab to docs/screenshots/<tab>.png (shown in the README).
+render, and saves a screenshot of each tab (to a temporary folder; to refresh the README's, run it with
+GLOBMED_SCREENSHOTS_DIR=docs/screenshots: a test run leaves the source tree as it was).
 One test loads results whose model names carry HTML/JS and checks they are shown as text only."""
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync", "--disable-quic"]
 SAMPLE = ROOT / "spaces" / "sample_results"
-SHOTS = ROOT / "docs" / "screenshots"
 MODELS = ["demo-small-1.7B (synthetic)", "demo-general-8B (synthetic)", "demo-medical-8B (synthetic)",
           "demo-instruct-32B (synthetic)", "demo-reasoning-32B (synthetic)", "demo-proprietary (synthetic)"]
 SCRIPT_NAME = "<script>window.__xss=1</script>evil-A"
@@ -89,10 +89,11 @@ def wait_images(page: Any, selectors: list[str], timeout_ms: int = 90_000) -> No
             arg=sel, timeout=timeout_ms)
 
 
-def test_every_tab_filters_plots_and_screenshots(browser, scripted_model):
+def test_every_tab_filters_plots_and_screenshots(browser, scripted_model, tmp_path):
     from globmed.space.chat import ChatConfig
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ.get("GLOBMED_SCREENSHOTS_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     demo, url = launch([str(SAMPLE)], ChatConfig(url=scripted_model.base_url, model="scripted", backend="openai"))
     page = browser.new_page(viewport={"width": 1800, "height": 1000})
     try:
@@ -105,7 +106,7 @@ def test_every_tab_filters_plots_and_screenshots(browser, scripted_model):
         shaded = page.evaluate("""() => [...document.querySelectorAll('#leaderboard-table [role=gridcell]')]
             .filter(el => getComputedStyle(el).backgroundColor === 'rgb(246, 230, 247)').length""")
         assert shaded >= 4 * len(MODELS)
-        page.screenshot(path=str(SHOTS / "leaderboard.png"), full_page=True)
+        page.screenshot(path=str(shots / "leaderboard.png"), full_page=True)
 
         # a filter: search by name
         page.locator("#search textarea, #search input").first.fill("medical")
@@ -125,14 +126,14 @@ def test_every_tab_filters_plots_and_screenshots(browser, scripted_model):
         open_tab(page, "Plots")
         wait_images(page, ["#plot-bars", "#plot-scatter", "#plot-radar", "#plot-heatmap"])
         page.wait_for_timeout(500)
-        page.screenshot(path=str(SHOTS / "plots.png"), full_page=True)
+        page.screenshot(path=str(shots / "plots.png"), full_page=True)
 
         open_tab(page, "Compare")
         page.locator("#cmp-run").click()
         wait_text(page, "#cmp-table", present="medqa", timeout=90)
         assert "p adj." in table_text(page, "#cmp-table")
         assert "significant" in table_text(page, "#cmp-summary")
-        page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
 
         open_tab(page, "Demo")
         page.locator("#demo-language input").click()
@@ -144,13 +145,13 @@ def test_every_tab_filters_plots_and_screenshots(browser, scripted_model):
         wait_text(page, "#demo-chatbot", present="Kunywa maji mengi", timeout=60)
         body = scripted_model.chat_requests()[-1]["json"]
         assert body["messages"][0]["content"].startswith("Wewe ni mtaalamu wa tiba")
-        page.screenshot(path=str(SHOTS / "demo.png"), full_page=True)
+        page.screenshot(path=str(shots / "demo.png"), full_page=True)
 
         open_tab(page, "About")
         page.get_by_text("Results datasets").wait_for()
-        page.screenshot(path=str(SHOTS / "about.png"), full_page=True)
+        page.screenshot(path=str(shots / "about.png"), full_page=True)
         for shot in ("leaderboard", "plots", "compare", "demo", "about"):
-            assert (SHOTS / f"{shot}.png").stat().st_size > 10_000
+            assert (shots / f"{shot}.png").stat().st_size > 10_000
     finally:
         page.close()
         demo.close()
