@@ -21,7 +21,7 @@ from tests.support.serving import free_port
 from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath
 
 BIN = Path(sys.executable).parent
-STEPS, SAVE_EVERY, KILL_AFTER = 16, 4, 8
+STEPS, SAVE_EVERY, KILL_AFTER = 8, 4, 4
 
 
 def _command(launch: str | None, out: Path) -> list[str]:
