@@ -1,7 +1,7 @@
 """GPU check of the training paths that CI (CPU only) cannot run: one short script for a machine with
 an NVIDIA GPU, printing what it saw and writing it as JSON.
 
-Steps, each on its own with a time limit (a failing step is reported and the next one still runs):
+Checks, each on its own with a time limit (a failing check is reported and the next one still runs):
   env      torch, CUDA device(s), bf16 support, NCCL, and the versions of the training libraries
   single   `globmed train sft --recipe smoke` on one GPU with the recipe's `bf16: auto`: the report must
            say bf16 on and name the GPU, the loss must fall, and the saved model must load on the GPU in
@@ -13,7 +13,7 @@ Steps, each on its own with a time limit (a failing step is reported and the nex
            padding-free + varlen attention (ours) against TRL's padded baseline, tokens/s
 
 Run (from the repository root, the training libraries installed: `pip install -e ".[train]"`)
-  python benchmarks/gpu_check.py [--out DIR] [--steps single,fsdp2,zero3,bench]
+  python benchmarks/gpu_check.py [--out DIR] [--checks single,fsdp2,zero3,bench]
 On a machine without network, install wheels fetched elsewhere with benchmarks/gpu_wheels.sh first.
 Writes DIR/gpu_check.json (DIR: $OUT when set, else benchmarks/results/gpu_check) and each step's log.
 """
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ("env", "single", "fsdp2", "zero3", "bench")
+CHECKS = ("env", "single", "fsdp2", "zero3", "bench")
 PROMPT = "Which vitamin deficiency causes scurvy?"
 PARALLELISM = {"single": "one process", "fsdp2": "FSDP2", "zero3": "DeepSpeed ZeRO-3"}  # as train_report.json says
 
@@ -141,12 +141,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ["OUT"]) if os.environ.get("OUT") else
                         ROOT / "benchmarks" / "results" / "gpu_check")
-    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated: " + ", ".join(STEPS))
+    parser.add_argument("--checks", default=",".join(CHECKS), help="comma-separated: " + ", ".join(CHECKS))
     args = parser.parse_args()
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    unknown = sorted(set(steps) - set(STEPS))
+    checks = [s.strip() for s in args.checks.split(",") if s.strip()]
+    unknown = sorted(set(checks) - set(CHECKS))
     if unknown:
-        raise SystemExit(f"--steps: unknown step(s) {', '.join(unknown)} (known: {', '.join(STEPS)})")
+        raise SystemExit(f"--checks: unknown check(s) {', '.join(unknown)} (known: {', '.join(CHECKS)})")
     sys.path.insert(0, str(ROOT))
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="globmed-gpu-check-"))
@@ -157,7 +157,7 @@ def main() -> None:
     if not env["cuda_available"]:
         raise SystemExit("no CUDA device: this script checks the GPU paths (the CPU paths are the test suite's)")
     gpus = len(env["gpus"])
-    for step in steps:
+    for step in checks:
         if step == "env":
             continue
         t = time.perf_counter()
@@ -177,7 +177,7 @@ def main() -> None:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
         tmp.replace(args.out / "gpu_check.json")
     print("summary:", ", ".join(f"{s} {'ok' if results[s].get('ok') else 'skipped' if results[s].get('ok') is None else 'FAILED'}"
-                                for s in steps if s != "env"), flush=True)
+                                for s in checks if s != "env"), flush=True)
 
 
 if __name__ == "__main__":
