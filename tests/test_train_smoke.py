@@ -71,6 +71,27 @@ def test_smoke_recipe_trains_and_the_model_loads_and_generates(smoke):
     assert config["use_cache"] is True and "globmed_varlen" not in json.dumps(config)  # loads anywhere
 
 
+def test_the_gpu_check_reads_a_real_report_and_refuses_a_cpu(smoke):
+    """benchmarks/gpu_check.py (run on GPU machines only, not by CI) judges a run by its train_report.json:
+    it must keep reading the report this code writes, and say plainly when there is no GPU."""
+    import importlib.util
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    seen = gpu_check._report(smoke)
+    report = json.loads((smoke / "train_report.json").read_text())
+    losses = [h["loss"] for h in report["log_history"] if "loss" in h]
+    assert (seen["steps"], seen["first_loss"], seen["final_loss"]) == (24, losses[0], losses[-1])
+    assert (seen["bf16"], seen["gpu"], seen["num_processes"]) == (False, None, 1)
+    assert seen["parallelism"] == gpu_check.PARALLELISM["single"] and seen["attn_implementation"] == "globmed_varlen"
+    assert seen["tokens"] == report["training"]["num_input_tokens_seen"] > 0 and seen["tokens_per_s"] > 0
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(smoke.parent / "gc")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "no CUDA device" in proc.stderr
+
+
 def test_learning_rate_follows_cosine_with_ten_percent_warmup(smoke):
     report = json.loads((smoke / "train_report.json").read_text())
     peak = report["hyperparameters"]["learning_rate"]
