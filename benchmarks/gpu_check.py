@@ -147,6 +147,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--checks: unknown check(s) {', '.join(unknown)} (known: {', '.join(CHECKS)})")
     sys.path.insert(0, str(ROOT))
+    from globmed.io import write_json
+
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="globmed-gpu-check-"))
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -170,9 +172,7 @@ def main() -> None:
         if res.get("ok") is False and "tail" in res:
             print(res["tail"], flush=True)
         # written after every step: a later step that hangs past the caller's limit loses nothing
-        tmp = args.out / "gpu_check.json.tmp"
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        tmp.replace(args.out / "gpu_check.json")
+        write_json(args.out / "gpu_check.json", results)
     print("summary:", ", ".join(f"{s} {'ok' if results[s].get('ok') else 'skipped' if results[s].get('ok') is None else 'FAILED'}"
                                 for s in checks), flush=True)
 

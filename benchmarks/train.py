@@ -125,6 +125,7 @@ def main() -> None:
     from rich.console import Console
 
     from globmed.hub.build import BuildSettings, build
+    from globmed.io import write_json
     from globmed.tiny_model import build_tiny_model, sample_texts
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="globmed-train-bench-"))
@@ -193,11 +194,10 @@ def main() -> None:
               f"the answer positions where Triton runs, i.e. on GPUs, in both set-ups alike)")
     out = ROOT / "benchmarks" / "results" / (f"train-h{args.hidden_size}-l{args.layers}.json"
                                              if (args.hidden_size, args.layers) != (64, 2) else "train.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"steps": args.steps, "batch": args.batch, "repeats": args.repeats, "max_length": args.max_length,
             "threads": args.threads, "bf16": args.bf16, "hidden_size": args.hidden_size, "layers": args.layers,
             "cpu_count": os.cpu_count(), "python": sys.version.split()[0]}
-    out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2) + "\n", encoding="utf-8")
+    write_json(out, {"meta": meta, "summary": summary})
     print(f"wrote {out}")
 
 
