@@ -127,6 +127,7 @@ def test_deploy_endpoint_updates_an_existing_one_and_switches_engine(hub):
     assert f"URL: {server.url}/endpoints/gm8b" in res.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["vllm", "tgi"])
 def test_bench_run_backend_endpoint_with_either_engine(engine, openai_server, sample_data, tmp_path):
     """Deploy with the engine, scale to zero, then `bench run --backend endpoint`: the endpoint is woken,
