@@ -5,24 +5,28 @@ BIN := $(VENV)/bin
 # torch first, pinned: the CPU wheel (a plain `torch` requirement would pull a multi-GB CUDA build).
 TORCH ?= torch==2.13.0
 DEEPSPEED ?= deepspeed==0.19.8
+# Every install resolves inside constraints.txt (the versions CI is green with), so a run is reproducible.
+# `make constraints` refreshes it from this .venv (pip freeze, less globmed itself); commit the result.
+CONSTRAINTS ?= constraints.txt
+PIP_INSTALL = $(BIN)/pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[all]"
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) $(TORCH)
+	$(PIP_INSTALL) -e ".[all]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(PIP_INSTALL) -e ".[test]"
 	# DeepSpeed (the ZeRO-3 test) is a source package whose build imports torch: built against the
 	# pinned CPU torch above, not in an isolated build env (that would fetch a CUDA torch to build it).
-	$(BIN)/pip install --quiet --upgrade setuptools wheel
-	$(BIN)/pip install --quiet --no-build-isolation $(DEEPSPEED)
+	$(PIP_INSTALL) --upgrade setuptools wheel
+	$(PIP_INSTALL) --no-build-isolation $(DEEPSPEED)
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,6 +36,14 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+
+# pip freeze of the installed .venv: globmed itself and pip's own tools left out, local version labels
+# dropped (the CPU wheel's 2.13.0+cpu satisfies torch==2.13.0 wherever it is found).
+constraints: $(BIN)/python
+	{ echo "# What CI installs with (Makefile: pip install -c constraints.txt). Refresh: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable | grep -viE '^globmed==|^#|^-e ' \
+	  | sed -E 's/\+[A-Za-z0-9.]+$$//' | LC_ALL=C sort -f; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 
 clean:
 	rm -rf demo .pytest_cache

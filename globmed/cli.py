@@ -38,9 +38,43 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"globmed {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
+def _group(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                        help="print globmed's version and exit")) -> None:
     """Build, evaluate and train multilingual medical LLMs (GlobMed)."""
+
+
+@app.command("list")
+def list_available(
+    what: str = typer.Argument(..., help="datasets | languages | campaigns | recipes"),
+    as_json: bool = typer.Option(False, "--json", help="every field, as JSON (for scripts)"),
+) -> None:
+    """What is available and where it comes from (the file each entry is read from)."""
+    from rich.table import Table
+
+    from .catalog import COLUMNS, listing
+
+    rows = listing(what)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{what} ({len(rows)})")
+    for column in COLUMNS[what]:
+        table.add_column(column, overflow="fold")
+    package = Path(__file__).resolve().parent.parent
+    for row in rows:  # shipped files are shown inside the package (globmed/...), others in full
+        cells = {**row, "file": str(Path(row["file"]).relative_to(package)) if Path(row["file"]).is_relative_to(package)
+                 else row["file"]}
+        table.add_row(*(escape(str(cells[c])) if cells[c] is not None else "-" for c in COLUMNS[what]))
+    console.print(table)
 
 
 @settings_command(data_app, "build", BuildSettings)

@@ -218,11 +218,12 @@ def test_endpoint_backend_resumes_a_scaled_to_zero_endpoint(openai_server, tmp_p
             ("GET", path, 200), ("POST", path + "/resume", 200), ("GET", path, 200)]
         assert all(r["authorized"] for r in hub.requests[mark:])
         assert hub.endpoints[("tester", "globmed-ep")]["status"]["state"] == "running"
-        assert backend.base_url == chat.url and backend.identity()["repository"] == "globmed-org/tiny"
-        assert backend.kind == "endpoint"
+        assert backend.base_url == chat.url + "/v1" and backend.identity()["repository"] == "globmed-org/tiny"
+        assert backend.kind == "endpoint" and backend.engine == "tgi" and backend.top_logprobs == 5
         request = Request(messages=({"role": "user", "content": "Which?\nA. no\nB. correct"},),
                           settings=GenerationSettings(max_tokens=8))
         out = run_async(backend, lambda b: b.chat(request))
     assert out.text == "B" and out.tokens_out == 1 and out.finish_reason == "stop"
-    assert [(r["method"], r["path"]) for r in chat.requests] == [("GET", "/health"), ("POST", "/v1/chat/completions")]
-    assert chat.requests[-1]["json"]["max_tokens"] == 8
+    assert [(r["method"], r["path"]) for r in chat.requests] == [
+        ("GET", "/health"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
+    assert chat.requests[-1]["json"]["max_tokens"] == 8 and chat.requests[-1]["json"]["model"] == "scripted"

@@ -1,41 +1,55 @@
 """Deployment against the loopback Hub (tests/support/hub_server.py): `globmed deploy endpoint` sends
-exactly the expected Inference Endpoints request (a pinned TGI custom image), waits until it runs and
-prints its URL; pause/resume/scale-to-zero/delete send the right requests; `globmed-push space`
-creates or updates the Space (sdk gradio) in ONE commit with the GLOBMED_RESULTS variable set."""
+exactly the expected Inference Endpoints request (a pinned vLLM engine image by default, a pinned TGI
+custom container with --engine tgi), waits until it runs and prints its URL; `globmed bench run
+--backend endpoint` then evaluates either engine over the OpenAI route; pause/resume/scale-to-zero/delete
+send the right requests; `globmed-push space` creates or updates the Space (sdk gradio) in ONE commit with
+the GLOBMED_RESULTS variable set."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from globmed.deploy import TGI_IMAGE, VLLM_IMAGE
+from tests.conftest import ROOT, gold_responder, run_cli
 from tests.support.hub_server import HubServer, client_env
 
-TGI = "ghcr.io/huggingface/text-generation-inference:3.3.5"
 IE = "/inference-endpoints/v2/endpoint"
 
 
 @pytest.fixture
 def hub(tmp_path) -> Iterator[tuple[HubServer, dict[str, str]]]:
     with HubServer(tmp_path / "hub") as server:
-        env = client_env(server.url, tmp_path / "home", server.token)
-        env.update(GLOBMED_INFERENCE_ENDPOINTS_URL=env["HUB_SERVER_INFERENCE_ENDPOINTS_URL"], COLUMNS="300",
-                   NO_COLOR="1", TERM="dumb")
-        yield server, env
+        yield server, _env(server, tmp_path)
+
+
+def _env(server: HubServer, tmp_path: Path) -> dict[str, str]:
+    env = client_env(server.url, tmp_path / "home", server.token)
+    env.update(GLOBMED_INFERENCE_ENDPOINTS_URL=env["HUB_SERVER_INFERENCE_ENDPOINTS_URL"], COLUMNS="300",
+               NO_COLOR="1", TERM="dumb")
+    return env
 
 
 def ie_requests(server: HubServer) -> list[tuple[str, str]]:
     return [(r["method"], r["path"]) for r in server.requests if r["path"].startswith(IE)]
 
 
-def test_deploy_endpoint_sends_the_pinned_tgi_request_waits_and_prints_the_url(hub):
+def test_pinned_images_are_versions_not_moving_tags():
+    assert VLLM_IMAGE.startswith("vllm/vllm-openai:v") and VLLM_IMAGE.split(":v")[1][0].isdigit()
+    assert TGI_IMAGE.startswith("ghcr.io/huggingface/text-generation-inference:") and TGI_IMAGE[-1].isdigit()
+    assert "latest" not in VLLM_IMAGE + TGI_IMAGE and "nightly" not in VLLM_IMAGE
+
+
+def test_deploy_endpoint_defaults_to_the_pinned_vllm_engine_waits_and_prints_the_url(hub):
     server, env = hub
     res = run_cli(["deploy", "endpoint", "--model", "globmed-org/globmed-8b", "--name", "gm8b", "--max-replica", "2",
-                   "--instance-type", "nvidia-l4", "--instance-size", "x1", "--max-input-tokens", "4096",
+                   "--instance-type", "nvidia-l4", "--instance-size", "x1", "--max-total-tokens", "4096",
                    "--poll", "0.05"], env)
     assert res.returncode == 0, str(res)
     creates = [r for r in server.requests if r["method"] == "POST" and r["path"] == f"{IE}/tester"]
@@ -44,23 +58,59 @@ def test_deploy_endpoint_sends_the_pinned_tgi_request_waits_and_prints_the_url(h
         "compute": {"accelerator": "gpu", "instanceSize": "x1", "instanceType": "nvidia-l4",
                     "scaling": {"maxReplica": 2, "minReplica": 0, "scaleToZeroTimeout": 15}},
         "model": {"framework": "pytorch", "repository": "globmed-org/globmed-8b", "revision": None,
-                  "image": {"custom": {"url": TGI, "health_route": "/health",
-                                       "env": {"MODEL_ID": "/repository", "MAX_INPUT_TOKENS": "4096"}}}},
+                  # the API's managed vLLM engine image, pinned; one model copy over the instance's one GPU
+                  "image": {"vLLM": {"url": VLLM_IMAGE, "healthRoute": "/health", "port": 8000,
+                                     "tensorParallelSize": 1}},
+                  # engine flags: served under its repo id (the name clients send), context from the flag
+                  "args": ["--served-model-name", "globmed-org/globmed-8b", "--max-model-len", "4096"]},
         "name": "gm8b", "provider": {"region": "us-east-1", "vendor": "aws"}, "type": "authenticated",
     }
     # it waited: polled the endpoint until running and checked its health route
     assert server.endpoints[("tester", "gm8b")]["status"]["state"] == "running"
     assert any(r["path"] == "/endpoints/gm8b/health" and r["status"] == 200 for r in server.requests)
     assert f"URL: {server.url}/endpoints/gm8b" in res.output
+    assert "vllm: " + VLLM_IMAGE in res.output
     assert "globmed bench run --backend endpoint --model gm8b" in res.output
     assert server.token not in res.stdout + res.stderr
 
 
-def test_deploy_endpoint_updates_an_existing_one(hub):
+def test_deploy_endpoint_tgi_engine_and_vllm_on_several_gpus(hub):
+    server, env = hub
+    res = run_cli(["deploy", "endpoint", "--model", "globmed-org/globmed-8b", "--engine", "tgi", "--name", "gm8b-tgi",
+                   "--max-input-tokens", "4096", "--env", "MAX_BATCH_PREFILL_TOKENS=8192", "--poll", "0.05"], env)
+    assert res.returncode == 0, str(res)
+    (create,) = [r["json"] for r in server.requests if r["method"] == "POST" and r["path"] == f"{IE}/tester"]
+    assert create["model"]["image"] == {"custom": {"url": TGI_IMAGE, "healthRoute": "/health", "port": 80}}
+    assert create["model"]["env"] == {"MODEL_ID": "/repository", "MAX_INPUT_TOKENS": "4096",
+                                      "MAX_BATCH_PREFILL_TOKENS": "8192"}
+    assert "args" not in create["model"]
+    assert "tgi: " + TGI_IMAGE in res.output
+
+    res = run_cli(["deploy", "endpoint", "--model", "globmed-org/globmed-70b", "--name", "gm70b", "--instance-type",
+                   "nvidia-a100", "--instance-size", "x4", "--args", "--enable-prefix-caching", "--poll", "0.05"], env)
+    assert res.returncode == 0, str(res)
+    create = [r["json"] for r in server.requests if r["method"] == "POST" and r["path"] == f"{IE}/tester"][-1]
+    assert create["model"]["image"]["vLLM"]["tensorParallelSize"] == 4  # every GPU of the x4 instance
+    assert create["model"]["args"] == ["--served-model-name", "globmed-org/globmed-70b", "--enable-prefix-caching"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "sglang"], "--engine must be one of vllm, tgi"),
+    (["--max-input-tokens", "10"], "--max-input-tokens is a TGI setting"),
+    (["--engine", "tgi", "--tensor-parallel-size", "2"], "--tensor-parallel-size is a vLLM setting"),
+])
+def test_deploy_endpoint_refuses_settings_of_the_other_engine(hub, args, message):
+    server, env = hub
+    res = run_cli(["deploy", "endpoint", "--model", "globmed-org/m", *args], env)
+    assert res.returncode == 2 and message in res.output and "Traceback" not in res.output
+    assert not ie_requests(server)
+
+
+def test_deploy_endpoint_updates_an_existing_one_and_switches_engine(hub):
     server, env = hub
     base = ["deploy", "endpoint", "--model", "globmed-org/globmed-8b", "--name", "gm8b", "--poll", "0.05"]
     assert run_cli(base, env).returncode == 0
-    res = run_cli([*base[:-2], "--namespace", "tester", "--min-replica", "1", "--max-replica", "3",
+    res = run_cli([*base[:-2], "--namespace", "tester", "--engine", "tgi", "--min-replica", "1", "--max-replica", "3",
                    "--instance-type", "nvidia-a10g", "--poll", "0.05"], env)
     assert res.returncode == 0, str(res)
     puts = [r for r in server.requests if r["method"] == "PUT" and r["path"] == f"{IE}/tester/gm8b"]
@@ -69,9 +119,46 @@ def test_deploy_endpoint_updates_an_existing_one(hub):
     assert body["compute"]["instanceType"] == "nvidia-a10g"
     assert body["compute"]["scaling"]["minReplica"] == 1 and body["compute"]["scaling"]["maxReplica"] == 3
     assert "scaleToZeroTimeout" not in body["compute"]["scaling"]  # no scale-to-zero with a minimum replica
-    assert body["model"]["image"] == {"custom": {"url": TGI, "health_route": "/health", "env": {"MODEL_ID": "/repository"}}}
+    assert body["model"]["image"] == {"custom": {"url": TGI_IMAGE, "healthRoute": "/health", "port": 80}}
+    assert body["model"]["args"] == [] and body["model"]["env"] == {"MODEL_ID": "/repository"}  # vLLM's flags gone
+    stored = server.endpoints[("tester", "gm8b")]["model"]
+    assert stored["image"] == body["model"]["image"] and stored["args"] == []
     assert sum(1 for m, p in ie_requests(server) if m == "POST" and p == f"{IE}/tester") == 1  # created once
     assert f"URL: {server.url}/endpoints/gm8b" in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["vllm", "tgi"])
+def test_bench_run_backend_endpoint_with_either_engine(engine, openai_server, sample_data, tmp_path):
+    """Deploy with the engine, scale to zero, then `bench run --backend endpoint`: the endpoint is woken,
+    its served model name is read from /v1/models (the vLLM-like server answers 404 for any other), the
+    HF token authenticates, and loglik asks TGI for no more than its 5 alternatives."""
+    served = "globmed-org/tiny" if engine == "vllm" else "/repository"
+    chat = openai_server(responder=gold_responder(sample_data, template="{}"), model=served, strict_model=True)
+    with HubServer(tmp_path / "hub", endpoint_url=chat.url) as server:
+        env = _env(server, tmp_path)
+        res = run_cli(["deploy", "endpoint", "--model", "globmed-org/tiny", "--engine", engine, "--name", "ep",
+                       "--poll", "0.05"], env)
+        assert res.returncode == 0, str(res)
+        assert run_cli(["deploy", "scale-to-zero", "ep"], env).returncode == 0
+        out = tmp_path / "out"
+        for mode in ("generate", "loglik"):
+            res = run_cli(["bench", "run", "--backend", "endpoint", "--model", "ep", "--data", sample_data, "--out", out,
+                           "--datasets", "medqa", "--languages", "en,sw", "--limit", "2", "--runs", "1", "--mode", mode,
+                           "--name", f"ep-{mode}", "--no-progress"], env)
+            assert res.returncode == 0, str(res)
+        assert ("POST", f"{IE}/tester/ep/resume") in ie_requests(server)
+    calls = chat.chat_requests()
+    assert len(calls) == 8 and all(r["status"] == 200 and r["json"]["model"] == served for r in calls)
+    assert all(r["headers"]["authorization"] == f"Bearer {server.token}" for r in calls)
+    logliks = [r["json"] for r in calls if r["json"].get("logprobs")]
+    assert len(logliks) == 4 and {r["top_logprobs"] for r in logliks} == {5 if engine == "tgi" else 20}
+    rows = pq.read_table(out / "results").to_pylist()
+    assert len(rows) == 4 and all(r["backend"] == "endpoint" and r["accuracy"] == 1.0 for r in rows)
+    manifest = json.loads((out / "globmed.json").read_text())
+    identities = [e["identity"] for e in manifest["evaluations"].values()]
+    assert {i["engine"] for i in identities} == {engine} and {i["served_model"] for i in identities} == {served}
+    assert {i["base_url"] for i in identities} == {chat.url + "/v1"}
 
 
 def test_pause_resume_scale_to_zero_delete(hub):

@@ -15,7 +15,7 @@ from .base import Backend, BackendError, GenerationSettings, Request, Response
 BACKENDS = {
     "openai": "globmed.backends.openai_compat:OpenAIBackend",
     "tgi": "globmed.backends.tgi:TGIBackend",
-    "endpoint": "globmed.backends.tgi:EndpointBackend",
+    "endpoint": "globmed.backends.endpoint:EndpointBackend",
     "anthropic": "globmed.backends.anthropic_backend:AnthropicBackend",
     "transformers": "globmed.backends.transformers_local:TransformersBackend",
 }

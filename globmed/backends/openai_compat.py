@@ -87,9 +87,10 @@ class OpenAIBackend(Backend):
         import aiohttp
 
         if self._session is None:  # created in the running loop; our window bounds concurrency, not aiohttp
+            # trust_env: HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) apply, as they do for the openai SDK (httpx)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"})
+                headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"}, trust_env=True)
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             async with self._session.post(self._url, data=data) as resp:

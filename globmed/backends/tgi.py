@@ -1,6 +1,5 @@
-"""Text Generation Inference and Hugging Face Inference Endpoints, through huggingface_hub's
-AsyncInferenceClient (TGI's Messages API). `endpoint` looks an Inference Endpoint up by name,
-wakes it when paused or scaled to zero, and waits until it runs."""
+"""Text Generation Inference, through huggingface_hub's AsyncInferenceClient (TGI's Messages API).
+Inference Endpoints (vLLM or TGI) are the `endpoint` backend (endpoint.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GlobmedError
 from .base import Backend, BackendError, Request, Response, choice_scores, http_error
 
 
@@ -95,40 +93,3 @@ class TGIBackend(Backend):
         close = getattr(self._client, "close", None)
         if close:
             await close()
-
-
-@dataclass
-class EndpointBackend(TGIBackend):
-    """`model` is the Inference Endpoint's name ("name" or "namespace/name")."""
-
-    wait_timeout: int = 900
-    namespace: str | None = None
-
-    def __post_init__(self) -> None:
-        from ..deploy import api
-
-        name, namespace = self.model, self.namespace
-        if "/" in name and namespace is None:
-            namespace, name = name.split("/", 1)
-        try:
-            endpoint = api().get_inference_endpoint(name, namespace=namespace)
-        except GlobmedError:
-            raise
-        except Exception as exc:  # the client raises several HTTP error types
-            raise BackendError(f"cannot find Inference Endpoint {self.model!r}: {exc}") from None
-        if endpoint.status in ("paused", "scaledToZero"):
-            print(f"Inference Endpoint {name} is {endpoint.status}; waking it up (this can take minutes)...")
-            endpoint.resume(running_ok=True)
-        if endpoint.status != "running":
-            try:
-                endpoint.wait(timeout=self.wait_timeout, refresh_every=2)
-            except Exception as exc:
-                raise BackendError(f"Inference Endpoint {name} did not start: {exc}") from None
-        self.base_url = endpoint.url
-        self.revision = self.revision or getattr(endpoint, "revision", None)
-        self._endpoint_repository = endpoint.repository
-        super().__post_init__()
-        self.kind = "endpoint"
-
-    def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "repository": self._endpoint_repository}

@@ -350,3 +350,21 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     datasets = sorted({c["dataset"] for e in manifest["evaluations"].values() for c in e["configs"]})
     manifest["datasets"] = datasets  # what the results derive from: read by the push licence guard
     write_json(out / MANIFEST, manifest)
+
+
+def run(settings: BenchSettings | None = None, /, console: Console | None = None, **values: Any) -> Path:
+    """`globmed bench run` from Python: a BenchSettings, or its fields as keyword arguments (checked as the
+    CLI checks flags). Tables go to `console` (default: stdout). Returns the results folder (OUT), whose
+    configs load with datasets.load_dataset(str(OUT), "results") and "details.<dataset>.<language>"."""
+    from ..api import settings_from
+
+    return run_bench(settings_from(BenchSettings, settings, values, "globmed.bench.run"), console)
+
+
+def _callable() -> None:
+    from ..api import make_callable
+
+    make_callable(__name__, run)
+
+
+_callable()  # globmed.bench.run(...) is the call above

@@ -8,7 +8,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
@@ -19,11 +18,9 @@ from ..errors import GlobmedError
 from ..io import atomic_path
 from ..runner import Store
 from .campaign import META_FIELDS
+from .schema import DETAIL_COLUMNS, RESULTS, details_features, table
 from .tasks import get_task
 
-DETAIL_COLUMNS = ("model", "run", "id", "prompt_hash", "prompt", "output", "reasoning", "scores", "pred", "gold",
-                  "correct", "unparsed", "error", "finish_reason", "tokens_in", "tokens_out", "latency",
-                  "rouge1", "rougeL", "bleu1", "bertscore")
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:
@@ -57,9 +54,10 @@ def score(out: Path) -> dict[str, Any]:
                 results.extend(_per_run(ev, cfg, rows))
     finally:
         store.close()
-    _write(out, "results", results)
+    _write(out, "results", results, RESULTS)
     for config, rows in details.items():
-        _write(out, config, rows)
+        spec = registry.get(config.split(".")[1])
+        _write(out, config, rows, details_features(spec.task, spec.labels))
     from .card import write_results_card
 
     write_results_card(out, manifest, results, sorted(details))
@@ -76,7 +74,7 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
         raw, err = store.get(key), store.error(key)
         prompt = json.loads(store.prompt(ph) or "[]")
         row: dict[str, Any] = {"model": ev["name"], "run": run, "id": item_id, "prompt_hash": ph,
-                               "prompt": prompt[-1]["content"] if prompt else None, "gold": task.gold(item)}
+                               "prompt": prompt or None, "gold": task.gold(item)}  # every message as sent
         if raw is None:
             row.update(error=err[0] if err else "missing: no response in the store (rerun to complete)")
         else:
@@ -87,7 +85,7 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
                        correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",
                        finish_reason=resp.finish_reason, tokens_in=resp.tokens_in, tokens_out=resp.tokens_out,
                        latency=resp.latency, **(scored.metrics or {}))
-        rows.append({c: row.get(c) for c in DETAIL_COLUMNS})
+        rows.append({**dict.fromkeys(DETAIL_COLUMNS), **row})  # a column without a type is refused, not dropped
     if spec.task == "lfqa" and ev.get("bertscore"):
         _add_bertscore(rows, ev["bertscore"], lang.code)
     return rows
@@ -152,11 +150,13 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
     return out
 
 
-def _write(out: Path, config: str, rows: list[dict[str, Any]]) -> None:
+def _write(out: Path, config: str, rows: list[dict[str, Any]], features: Any) -> None:
+    """One config's parquet, typed by its Features (globmed/bench/schema.py) whatever the values."""
+    data = table(rows, features, config)
     path = out / config / "train-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pylist(rows), tmp, compression="zstd")
+        pq.write_table(data, tmp, compression="zstd")
 
 
 def load_results(out: Path) -> list[dict[str, Any]]:
@@ -218,3 +218,12 @@ def _macro(rows: list[dict[str, Any]], key: str) -> float:
             per_dataset[r["dataset"]].append(r[key])
     means = [sum(v) / len(v) for v in per_dataset.values() if v]
     return sum(means) / len(means) if means else float("nan")
+
+
+def _callable() -> None:
+    from ..api import make_callable
+
+    make_callable(__name__, score)
+
+
+_callable()  # globmed.bench.score(OUT) re-scores a results folder from its request store (offline)

@@ -11,7 +11,7 @@ from ..settings import settings_command
 from . import EndpointActionSettings, EndpointSettings
 
 deploy_app = typer.Typer(no_args_is_help=True, help="Serve GlobMed models on Hugging Face Inference Endpoints "
-                                                    "(pinned TGI image).")
+                                                    "(a pinned vLLM image by default, or TGI).")
 console = Console()
 err = Console(stderr=True)
 
@@ -29,7 +29,7 @@ def _show(endpoint: object, action: str) -> None:
 
 @settings_command(deploy_app, "endpoint", EndpointSettings)
 def deploy_endpoint(settings: EndpointSettings) -> None:
-    """Create or update an Inference Endpoint running a pinned TGI image; wait until it runs; print its URL."""
+    """Create or update an Inference Endpoint running a pinned vLLM (default) or TGI image; wait until it runs; print its URL."""
     from . import deploy
 
     endpoint = deploy(settings, _say)

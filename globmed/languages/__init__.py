@@ -82,6 +82,12 @@ def _tables() -> dict[str, Language]:
     return tables
 
 
+def table_path(code: str) -> Path:
+    """The file the table of `code` was read from (a later folder on the search path wins)."""
+    get(code)
+    return [folder / f"{code}.yaml" for folder in _search_path() if (folder / f"{code}.yaml").is_file()][-1]
+
+
 def reload() -> None:
     """Forget loaded tables (after GLOBMED_LANGUAGES_PATH changes)."""
     _tables.cache_clear()

@@ -67,12 +67,15 @@ def _parse(name: str, data: dict[str, Any], lines: Lines) -> DatasetSpec:
     return spec
 
 
+def files() -> list[Path]:
+    """The registry files, in the order they are read (a later entry overrides an earlier one)."""
+    return [HERE / "datasets.yaml", *(Path(p) for p in os.environ.get("GLOBMED_REGISTRY_PATH", "").split(os.pathsep) if p)]
+
+
 @lru_cache(maxsize=None)
 def _registry() -> dict[str, DatasetSpec]:
-    paths = [HERE / "datasets.yaml"]
-    paths += [Path(p) for p in os.environ.get("GLOBMED_REGISTRY_PATH", "").split(os.pathsep) if p]
     out: dict[str, DatasetSpec] = {}
-    for path in paths:
+    for path in files():
         data, lines = read_yaml(path, "dataset registry")
         data = {} if data is None else data
         if not isinstance(data, dict):

@@ -465,8 +465,10 @@ class HubServer:
         if name is None and method == "POST":
             if (ns, payload["name"]) in self.endpoints:
                 raise HubError(409, f"Endpoint {payload['name']} already exists")
-            custom = (payload.get("model", {}).get("image") or {}).get("custom") or {}
-            ep = {**payload, "accountId": None, "healthRoute": custom.get("health_route", "/health"),
+            # model.image is one variant: {"custom": {...}}, {"vLLM": {...}}, {"tgi": {...}}, ...
+            image = next(iter((payload.get("model", {}).get("image") or {}).values()), None) or {}
+            health = image.get("healthRoute") or image.get("health_route") or "/health"
+            ep = {**payload, "accountId": None, "healthRoute": health,
                   "status": {"state": "pending", "createdAt": _now(), "updatedAt": _now(), "message": "",
                              "createdBy": {"id": "tester-id", "name": "tester"}, "readyReplica": 0,
                              "targetReplica": payload["compute"]["scaling"]["minReplica"],
@@ -508,9 +510,12 @@ class HubServer:
         return json.loads(json.dumps({k: v for k, v in ep.items() if not k.startswith("_")}))
 
 
+WHOLE = {"image", "env", "args", "command"}  # model fields an update replaces whole, as the API does
+
+
 def _merge(dst: dict, src: dict) -> None:
     for key, value in src.items():
-        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+        if isinstance(value, dict) and isinstance(dst.get(key), dict) and key not in WHOLE:
             _merge(dst[key], value)
         else:
             dst[key] = value

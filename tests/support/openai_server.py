@@ -65,11 +65,13 @@ class Rule:
 class OpenAIServer:
     def __init__(self, latency: float = 0.0, capacity: int | None = None, mode: str = "queue",
                  responder: Callable[[list[dict[str, str]], dict[str, Any]], str] | None = None,
-                 retry_after: float = 1.0, model: str | None = None, port: int = 0, log: str | None = None):
+                 retry_after: float = 1.0, model: str | None = None, port: int = 0, log: str | None = None,
+                 strict_model: bool = False):
         if mode not in ("queue", "reject"):
             raise ValueError("mode must be queue or reject")
         self.latency, self.capacity, self.mode, self.retry_after = latency, capacity, mode, retry_after
         self.responder, self.model, self.port, self.log = responder or default_responder, model, port, log
+        self.strict_model = strict_model  # like vLLM: 404 for a chat request naming a model it does not serve
         self.rules: list[Rule] = []
         self.requests: list[dict[str, Any]] = []
         self.in_flight = self.max_in_flight = self.active = self.max_active = self.rejected = 0
@@ -172,6 +174,9 @@ class OpenAIServer:
             return await self._send(writer, rec, *((200, routes[path]) if path in routes else (404, {"error": "not found"})))
         if path not in ("/v1/chat/completions", "/v1/messages") or not isinstance(data, dict):
             return await self._send(writer, rec, 404 if isinstance(data, dict) else 400, {"error": {"message": "bad request"}})
+        if self.strict_model and data.get("model") != self.model:
+            return await self._send(writer, rec, 404, {"error": {"message": f"The model `{data.get('model')}` does "
+                                                               "not exist.", "type": "NotFoundError", "code": 404}})
         messages = _messages(data, anthropic=path == "/v1/messages")
         text = "\n".join(m["content"] for m in messages)
         delay = self.latency
