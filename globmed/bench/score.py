@@ -23,7 +23,13 @@ from .tasks import get_task
 
 DETAIL_COLUMNS = ("model", "run", "id", "prompt_hash", "prompt", "output", "reasoning", "scores", "pred", "gold",
                   "correct", "unparsed", "error", "finish_reason", "tokens_in", "tokens_out", "latency",
-                  "rouge1", "rougeL", "bleu1", "bertscore")
+                  "rouge1", "rougeL", "bleu1", "bertscore", "translation")
+
+
+def translation_kind(item: dict[str, Any], dataset_language: str, language: str) -> str:
+    """original / official (a human translation shipped with the release) / machine, as the built data says."""
+    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    return meta.get("provenance") or ("original" if language == dataset_language else "machine")
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:
@@ -76,7 +82,8 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
         raw, err = store.get(key), store.error(key)
         prompt = json.loads(store.prompt(ph) or "[]")
         row: dict[str, Any] = {"model": ev["name"], "run": run, "id": item_id, "prompt_hash": ph,
-                               "prompt": prompt[-1]["content"] if prompt else None, "gold": task.gold(item)}
+                               "prompt": prompt[-1]["content"] if prompt else None, "gold": task.gold(item),
+                               "translation": translation_kind(item, spec.language, cfg["language"])}
         if raw is None:
             row.update(error=err[0] if err else "missing: no response in the store (rerun to complete)")
         else:
@@ -124,7 +131,8 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
         tok_out = sum(r["tokens_out"] or 0 for r in rs)
         row = {
             "model": ev["name"], "dataset": cfg["dataset"], "language": cfg["language"], "task": spec.task,
-            "reference_language": spec.reference_language, "run": run, "mode": ev["mode"], "split": cfg["split"],
+            "reference_language": spec.reference_language, "translation": "/".join(sorted({r["translation"] for r in rs})),
+            "run": run, "mode": ev["mode"], "split": cfg["split"],
             "n": len(rs), "answered": len(answered), "correct": correct,
             "accuracy": correct / len(answered) if answered and spec.task != "lfqa" else None,
             "unparsed": sum(1 for r in answered if r["unparsed"]), "errors": errors, "missing": missing,
