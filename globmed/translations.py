@@ -72,11 +72,15 @@ def answer_key(record: Record) -> str | None:
     return record.label if isinstance(record, NLIRecord) else None
 
 
-def official_table(located: Located, language: str,
-                   problems: list[TranslationProblem]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """id -> (origin, translation line) for an official translation, read with the dataset's reader."""
+def official_table(located: Located, language: str, problems: list[TranslationProblem],
+                   screened_out: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, dict[str, Any]]]:
+    """id -> (origin, translation line) for an official translation, read with the dataset's reader.
+    The versions of source items that screening removed (`screened_out`: their removal is reported
+    already, e.g. HEAD-QA's questions that need an image) are passed over."""
     table: dict[str, tuple[str, dict[str, Any]]] = {}
     for record in read_official(located, language):
+        if record.id in screened_out:
+            continue
         if record.issues:  # what screening would remove in the source is not a usable translation either
             problems.append(TranslationProblem(record.id, record.dataset, language, record.origin,
                                                "; ".join(i.reason for i in record.issues)))
@@ -90,10 +94,10 @@ def official_table(located: Located, language: str,
     return table
 
 
-def load_source(source: TranslationSource, dataset: str,
-                problems: list[TranslationProblem]) -> dict[str, tuple[str, dict[str, Any]]]:
+def load_source(source: TranslationSource, dataset: str, problems: list[TranslationProblem],
+                screened_out: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, dict[str, Any]]]:
     if source.provenance == OFFICIAL and source.located is not None:
-        return official_table(source.located, source.language, problems)
+        return official_table(source.located, source.language, problems, screened_out)
     assert source.path is not None
     return load(source.path, source.display, problems, dataset)
 

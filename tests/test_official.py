@@ -52,10 +52,12 @@ def built(tmp_path_factory):
                for i, (q, _) in CASES.items()]
     write_jsonl(src / "translations/medexpqa/fr.jsonl", machine)  # replaced by the official French
     write_jsonl(src / "translations/medexpqa/de.jsonl", machine)
-    for split in ("train", "dev", "test"):
-        write_source(src, "headqa", headqa_doc({"C1": [headqa_item(1, f"¿{split}?", ["uno", "dos", "tres", "cuatro"], 2)]}),
+    for split in ("train", "dev", "test"):  # question 2 needs an image, in both versions
+        write_source(src, "headqa", headqa_doc({"C1": [headqa_item(1, f"¿{split}?", ["uno", "dos", "tres", "cuatro"], 2),
+                                                       headqa_item(2, "¿Imagen?", ["a", "b", "c", "d"], 1, image="i.png")]}),
                      path=f"headqa/HEAD/{split}_HEAD.json")
-        write_source(src, "headqa", headqa_doc({"C1": [headqa_item(1, f"{split}?", ["one", "two", "three", "four"], 2)]}),
+        write_source(src, "headqa", headqa_doc({"C1": [headqa_item(1, f"{split}?", ["one", "two", "three", "four"], 2),
+                                                       headqa_item(2, "Image?", ["a", "b", "c", "d"], 1, image="i.png")]}),
                      path=f"headqa/HEAD_EN/{split}_HEAD_EN.json")
     write_source(src, "medmcqa", [medmcqa_item("t1", "Train item?", ["a", "b", "c", "d"], 1)], path="medmcqa/train.json")
     write_source(src, "medmcqa", [medmcqa_item("d1", "Dev item?", ["a", "b", "c", "d"], 2)], path="medmcqa/dev.json")
@@ -106,6 +108,9 @@ def test_headqa_all_splits_with_the_official_english_version(built):
     assert result.configs["headqa.en"] == {"train": 1, "validation": 1, "test": 1}
     (en,) = rows(out, "headqa.en", "validation")
     assert (en["question"], en["options"][1], json.loads(en["meta"])["provenance"]) == ("dev?", "two", "official")
+    # the English version of a question screened out in Spanish is passed over, not reported again
+    assert [r["check"] for r in result.screening["removed"] if r["dataset"] == "headqa"] == ["needs_image"] * 3
+    assert not [p for p in result.translation_problems if p.dataset == "headqa"]
 
 
 def test_manifest_and_card_say_which_languages_are_human_and_which_machine(built):

@@ -90,11 +90,13 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
                 if lang not in languages.codes():
                     console.print(f"[yellow]{escape(files[lang].display)}: no language table for {lang!r}; skipped[/]")
             expected: dict[str, Any] = {}  # what each source text requires, shared by its languages
+            screened_out = {r.id for r in screener.removals}
             for lang in langs:  # one language at a time, streamed to parquet: memory ~ one dataset + one file
                 if lang == spec.language:
                     records: Iterable[Record] = kept
                 elif lang in files:
-                    records = attach(kept, lang, load_source(files[lang], name, problems), problems, expected)
+                    records = attach(kept, lang, load_source(files[lang], name, problems, screened_out), problems,
+                                     expected)
                 else:
                     continue
                 counts = _write_config(tmp / config_name(name, lang), spec.task, records)
