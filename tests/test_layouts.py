@@ -39,7 +39,8 @@ def medqa_release(root, four_options=True):
         if four_options:
             write_source(root, "medqa", [medqa_item(f"4-option {split} question?", five[:4], "B")],
                          path=f"{MEDQA_US}/4_options/phrases_no_exclude_{split}.jsonl")
-        write_source(root, "medqa", [medqa_item(f"5-option {split} question?", five, "E")], path=f"{MEDQA_US}/{split}.jsonl")
+        write_source(root, "medqa", [medqa_item(f"5-option {split} question?", five, "E")],
+                     path=f"{MEDQA_US}/{split}.jsonl")
         write_source(root, "medqa", [{"phrases": ["x"]}], path=f"{MEDQA_US}/metamap/phrases_{split}.jsonl")
         write_source(root, "medqa", [medqa_item("中文问题?", five, "A")],
                      path=f"medqa/data_clean/questions/Mainland/{split}.jsonl")

@@ -114,11 +114,13 @@ def write_card(folder: Path, pretty_name: str, configs: dict[str, dict[str, int]
 def _split_row(dataset: str, entry: dict[str, Any]) -> list[str]:
     original = entry["configs"].get(f"{dataset}.{entry['language']}", {})
     order = {split: i for i, split in enumerate(registry.SPLITS)}
-    splits = ", ".join(f"{split} ({n})" for split, n in sorted(original.items(), key=lambda s: order.get(s[0], 9))) or "-"
+    ordered = sorted(original.items(), key=lambda item: order.get(item[0], len(order)))
+    splits = ", ".join(f"{split} ({n})" for split, n in ordered) or "-"
     kinds = entry.get("translations", {})
     by_kind = {k: ", ".join(sorted(lang for lang, kind in kinds.items() if kind == k)) or "-"
                for k in ("official", "machine")}
-    return [dataset, splits, entry.get("eval_split", "test"), entry["language"], by_kind["official"], by_kind["machine"]]
+    return [dataset, splits, entry.get("eval_split", "test"), entry["language"], by_kind["official"],
+            by_kind["machine"]]
 
 
 def _split_notes(built: dict[str, dict[str, Any]]) -> list[str]:

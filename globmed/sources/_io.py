@@ -18,8 +18,8 @@ def refuse_lfs_pointer(head: bytes, display: Path | str) -> None:
     """A clone without Git LFS leaves a small pointer file where the data should be (ExpertQA's
     r2_compiled_anon.jsonl is one): say so, rather than report a broken file."""
     if head.startswith(LFS_POINTER):
-        raise SourceError(display, "this is a Git LFS pointer, not the data: fetch the file itself "
-                                   "(`git lfs pull` in the cloned repository, or download it from the web page)", line=1)
+        raise SourceError(display, "this is a Git LFS pointer, not the data: fetch the file itself (`git lfs pull` "
+                                   "in the cloned repository, or download it from the web page)", line=1)
 
 
 def decode(raw: bytes, path: Path | str, line: int | None = None) -> str:

@@ -23,7 +23,8 @@ def _answer(f: Fields, obj: dict[str, Any], count: int) -> str | None:
     if isinstance(index, int) and not isinstance(index, bool):
         letter = letter_for(index, count)
         if letter is None:
-            f.issue("incompleteness", "answer_not_in_options", "answer_index", f"answer_index={index} is outside 0..{count - 1}")
+            f.issue("incompleteness", "answer_not_in_options", "answer_index",
+                    f"answer_index={index} is outside 0..{count - 1}")
         elif given is not None and given != letter:
             f.issue("disorganization", "broken_options", "answer",
                     f"answer {given!r} disagrees with answer_index={index} ({letter})")
