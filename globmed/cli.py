@@ -87,6 +87,29 @@ def data_build(settings: Any) -> None:
     console.print(f"[green]wrote {result.out}[/] ({len(result.configs)} configs)")
 
 
+@data_app.command("sources")
+def data_sources(
+    sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
+    datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
+    as_json: bool = typer.Option(False, "--json", help="print the listing as JSON"),
+) -> None:
+    """For each dataset: the files found (and their split), the files left out and why, the patterns tried,
+    and what to do when nothing matched."""
+    from . import registry
+    from .sample import sources_folder
+    from .sources.layout import locate, report
+    from .sources.show import print_report
+
+    folder = sources_folder(sources)
+    if not folder.is_dir():
+        raise GlobmedError(f"{folder}: sources folder not found")
+    reports = [report(locate(folder, registry.get(name)), folder) for name in registry.parse_datasets(datasets)]
+    if as_json:
+        typer.echo(json.dumps(reports, ensure_ascii=False, indent=2))
+    else:
+        print_report(reports, folder, console)
+
+
 @data_app.command("records")
 def data_records(
     sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
@@ -98,16 +121,18 @@ def data_records(
     from .io import atomic_path
     from .screening import Screener
     from .sample import sources_folder
-    from .sources import find_files, read_dataset
+    from .sources import read_dataset
+    from .sources.layout import locate
 
     sources = sources_folder(sources)
     n = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for name in registry.parse_datasets(datasets):
             spec = registry.get(name)
-            if not find_files(sources, spec):
+            located = locate(sources, spec)
+            if not located.files:
                 continue
-            for record in Screener(spec)(read_dataset(sources, spec)):
+            for record in Screener(located.screening_spec)(read_dataset(sources, spec, located)):
                 fh.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
                 n += 1
     console.print(f"wrote {n} records to {out}")

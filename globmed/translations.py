@@ -1,11 +1,18 @@
 """Attaching translations to source records.
 
-A translation folder holds `<dataset>/<language>.jsonl`; each line is one translated record:
+Two kinds, each translated record saying which in its meta ("provenance"):
+- official: a release's own human translation, shipped in the source's format (MedExpQA's en/fr/it
+  files, HEAD-QA's HEAD_EN); the registry's `official` field says where (one mechanism for every
+  dataset). It is read with the dataset's reader, and its items join the source's by id.
+- machine: a translation folder holding `<dataset>/<language>.jsonl`; each line is one translated record:
     {"id": "<the source record's id>", "<text field>": "...", ...}
-with the text fields of the record's task (MCQA: context, question, options, explanation;
-NLI: premise, hypothesis; long-form QA: question, answer). Answer keys and labels come from the
-source and are never translated. Lines may carry more keys (the translation pipeline adds
-"status" and its audit trail under "trace"); a line whose "status" is not "ok" is not used.
+  with the text fields of the record's task (MCQA: context, question, options, explanation;
+  NLI: premise, hypothesis; long-form QA: question, answer). Lines may carry more keys (the
+  translation pipeline adds "status" and its audit trail under "trace"; "provenance" names another
+  kind than "machine"); a line whose "status" is not "ok" is not used.
+Answer keys and labels come from the source and are never translated; an official translation whose
+own answer key differs from the source's is not used (its items are misaligned).
+An official translation of a language replaces a machine one: it is the better text.
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .records import Record
+from .records import MCQARecord, NLIRecord, Record
+from .sources import read_official
 from .sources._io import iter_jsonl
+from .sources.layout import Located
 from .structure import check_translation, expectations
 
-META_KEYS = {"id", "language", "dataset", "task", "split", "status", "trace", "quality", "source_hash", "meta"}
+META_KEYS = {"id", "language", "dataset", "task", "split", "status", "trace", "quality", "source_hash", "meta",
+             "provenance", "answer_key"}
+ORIGINAL, OFFICIAL, MACHINE = "original", "official", "machine"
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,67 @@ class TranslationProblem:
     language: str
     origin: str
     reason: str
+
+
+@dataclass(frozen=True)
+class TranslationSource:
+    """Where one language's translation of a dataset comes from."""
+
+    language: str
+    provenance: str  # OFFICIAL or MACHINE
+    display: str  # the file(s), as shown to the user
+    path: Path | None = None  # a machine translation's jsonl file
+    located: Located | None = None  # an official translation: the dataset's located files
+
+
+def translation_sources(located: Located, folders: list[Path]) -> tuple[dict[str, TranslationSource], list[str]]:
+    """language -> where its translation comes from, and notes on machine translations an official one replaces."""
+    chosen = {lang: TranslationSource(lang, MACHINE, display, path=path)
+              for lang, (path, display) in translation_files(folders, located.spec.name).items()}
+    notes = []
+    for lang, files in located.official.items():
+        display = ", ".join(f.rel for f in files)
+        if lang in chosen:
+            notes.append(f"{chosen[lang].display}: not used; the release's official {lang} translation is ({display})")
+        chosen[lang] = TranslationSource(lang, OFFICIAL, display, located=located)
+    return chosen, notes
+
+
+def answer_key(record: Record) -> str | None:
+    """What a translation must not change: an MCQA item's answer letter, an NLI item's label."""
+    if isinstance(record, MCQARecord):
+        return record.answer
+    return record.label if isinstance(record, NLIRecord) else None
+
+
+def official_table(located: Located, language: str, problems: list[TranslationProblem],
+                   screened_out: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, dict[str, Any]]]:
+    """id -> (origin, translation line) for an official translation, read with the dataset's reader.
+    The versions of source items that screening removed (`screened_out`: their removal is reported
+    already, e.g. HEAD-QA's questions that need an image) are passed over."""
+    table: dict[str, tuple[str, dict[str, Any]]] = {}
+    for record in read_official(located, language):
+        if record.id in screened_out:
+            continue
+        if record.issues:  # what screening would remove in the source is not a usable translation either
+            problems.append(TranslationProblem(record.id, record.dataset, language, record.origin,
+                                               "; ".join(i.reason for i in record.issues)))
+            continue
+        if record.id in table:
+            problems.append(TranslationProblem(record.id, record.dataset, language, record.origin,
+                                               f"repeated id (first at {table[record.id][0]}); this item is not used"))
+            continue
+        table[record.id] = (record.origin, {"id": record.id, **record.texts(), "provenance": OFFICIAL,
+                                            "answer_key": answer_key(record)})
+    return table
+
+
+def load_source(source: TranslationSource, dataset: str, problems: list[TranslationProblem],
+                screened_out: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[str, dict[str, Any]]]:
+    if source.provenance == OFFICIAL and source.located is not None:
+        return official_table(source.located, source.language, problems, screened_out)
+    assert source.path is not None
+    return load(source.path, source.display, problems, dataset)
 
 
 def translation_files(folders: list[Path], dataset: str) -> dict[str, tuple[Path, str]]:
@@ -75,6 +147,11 @@ def attach(records: list[Record], language: str, table: dict[str, tuple[str, dic
                                                f"translation status is {status!r}: {obj.get('error', 'no reason given')}"))
             continue
         texts = {k: v for k, v in obj.items() if k not in META_KEYS}
+        if "answer_key" in obj and obj["answer_key"] != answer_key(record):
+            problems.append(TranslationProblem(record.id, record.dataset, language, origin,
+                                               f"its answer key {obj['answer_key']!r} differs from the source's "
+                                               f"{answer_key(record)!r} (a different item under the same id?)"))
+            continue
         if record.id not in expected:
             expected[record.id] = expectations(record)
         found = check_translation(record, texts, expected[record.id])
@@ -82,7 +159,9 @@ def attach(records: list[Record], language: str, table: dict[str, tuple[str, dic
             problems.append(TranslationProblem(record.id, record.dataset, language, origin, "; ".join(found)))
             continue
         # A field the translation leaves out (only optional ones pass the check) is dropped, not kept in the source language.
-        yield record.translated(language, {name: texts.get(name) for name in record.text_fields})
+        translated = record.translated(language, {name: texts.get(name) for name in record.text_fields})
+        translated.meta = {**record.meta, "provenance": obj.get("provenance") or MACHINE}
+        yield translated
     for rid, (origin, _) in table.items():
         if rid not in known:
             problems.append(TranslationProblem(rid, records[0].dataset if records else "", language, origin,

@@ -28,13 +28,13 @@ BIN = Path(sys.executable).parent
 SOURCE_FILES = {
     "medqa": "medqa/US/4_options/phrases_no_exclude_test.jsonl",
     "headqa": "headqa/es/test_HEAD.json",
-    "medexpqa": "medexpqa/test.en.casimedicos.rag.jsonl",
+    "medexpqa": "medexpqa/test.es.casimedicos.rag.jsonl",
     "mmlu_pro": "mmlu_pro/data/test.jsonl",
     "mednli": "mednli/mli_test_v1.jsonl",
     "bionli": "bionli/test.jsonl",
     "liveqa": "liveqa/med-qs-and-reference-answers.xml",
     "expertqa": "expertqa/r2_compiled_anon.jsonl",
-    "medmcqa": "medmcqa/test.json",
+    "medmcqa": "medmcqa/dev.json",  # the public test.json has no answer keys and is not read
     "pubmedqa": "pubmedqa/ori_pqal.json",
 }
 # Env vars that must not leak from the developer's shell into a CLI under test.
@@ -134,24 +134,25 @@ def pubmedqa_item(question: str, contexts: list[str], decision: str, long_answer
 
 
 def liveqa_xml(questions: list[dict]) -> str:
-    """LiveQA TREC 2017 XML; each dict: qid, subject, message, answers (list of texts)."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>', "<LiveQA-Medical-Test-Set>"]
+    """LiveQA TREC 2017 XML with the released test file's tag spellings (<Original-Question>,
+    <ReferenceAnswer>); each dict: qid, subject, message, answers (list of texts)."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', "<LiveQA2017-Medical-Test-Set-Full>"]
     for q in questions:
         parts.append(f'  <NLM-QUESTION qid="{q["qid"]}">')
-        parts.append("    <ORIGINAL-QUESTION>")
+        parts.append('    <Original-Question qfile="1.txt">')
         if q.get("subject") is not None:
             parts.append(f"      <SUBJECT>{q['subject']}</SUBJECT>")
         if q.get("message") is not None:
             parts.append(f"      <MESSAGE>{q['message']}</MESSAGE>")
-        parts.append("    </ORIGINAL-QUESTION>")
+        parts.append("    </Original-Question>")
         parts.append("    <ReferenceAnswers>")
         for i, a in enumerate(q.get("answers", []), 1):
-            parts.append(f'      <RefAnswer aid="{i}">')
+            parts.append(f'      <ReferenceAnswer aid="{q["qid"]}A{i}">')
             parts.append(f"        <ANSWER>{a}</ANSWER>")
-            parts.append("      </RefAnswer>")
+            parts.append("      </ReferenceAnswer>")
         parts.append("    </ReferenceAnswers>")
         parts.append("  </NLM-QUESTION>")
-    parts.append("</LiveQA-Medical-Test-Set>")
+    parts.append("</LiveQA2017-Medical-Test-Set-Full>")
     return "\n".join(parts) + "\n"
 
 
@@ -211,6 +212,9 @@ def write_source(root: Path, source: str, content: Any = None, path: str | None 
         target.write_text(content, encoding="utf-8")
     elif isinstance(content, dict):
         target.write_text(json.dumps(content, ensure_ascii=False, indent=2), encoding="utf-8")
+        if source == "pubmedqa" and target.name == "ori_pqal.json":  # the official test ids ship beside it
+            ids = {pmid: item.get("final_decision") for pmid, item in content.items() if isinstance(item, dict)}
+            (target.parent / "test_ground_truth.json").write_text(json.dumps(ids, indent=2), encoding="utf-8")
     else:
         write_jsonl(target, content)
     return target

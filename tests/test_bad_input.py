@@ -221,14 +221,14 @@ SCREENED = [
     ("headqa/es/test_HEAD.json:$.exams.Cuaderno_2019_1_M.data[2]", "incompleteness", "missing_options", "answers"),
     ("mmlu_pro/data/test.jsonl:2", "incompleteness", "answer_not_in_options", "answer_index"),
     ("mmlu_pro/data/test.jsonl:3", "incompleteness", "missing_options", "options"),
-    ("medexpqa/test.en.casimedicos.rag.jsonl:2", "incompleteness", "answer_not_in_options", "correct_option"),
-    ("medexpqa/test.en.casimedicos.rag.jsonl:3", "incompleteness", "missing_field", "correct_option"),
+    ("medexpqa/test.es.casimedicos.rag.jsonl:2", "incompleteness", "answer_not_in_options", "correct_option"),
+    ("medexpqa/test.es.casimedicos.rag.jsonl:3", "incompleteness", "missing_field", "correct_option"),
     ("mednli/mli_test_v1.jsonl:2", "incompleteness", "unknown_label", "gold_label"),
     ("bionli/test.jsonl:2", "incompleteness", "unknown_label", "label_cat"),
-    ("medmcqa/test.json:2", "incompleteness", "missing_field", "cop"),
-    ("medmcqa/test.json:3", "disorganization", "broken_options", "opc"),
+    ("medmcqa/dev.json:2", "incompleteness", "missing_field", "cop"),
+    ("medmcqa/dev.json:3", "disorganization", "broken_options", "opc"),
     (f"liveqa/med-qs-and-reference-answers.xml:{XML_TQ2_LINE}", "incompleteness", "missing_field",
-     "ReferenceAnswers/RefAnswer/ANSWER"),
+     "ReferenceAnswers/ReferenceAnswer/ANSWER"),
     ("expertqa/r2_compiled_anon.jsonl:2", "incompleteness", "missing_field", "answers"),
     ("pubmedqa/ori_pqal.json:$.2", "incompleteness", "missing_field", "QUESTION"),
     ("pubmedqa/ori_pqal.json:$.3", "incompleteness", "answer_not_in_options", "final_decision"),
@@ -251,7 +251,7 @@ def test_unusable_item_is_screened_with_file_line_field(screened, origin, rule, 
     assert len(found) == 1, f"{origin} not reported once: {[r['origin'] for r in screened['removed']]}"
     entry = found[0]
     assert (entry["rule"], entry["check"], entry["field"]) == (rule, check, field), entry
-    assert entry["reason"].strip() and entry["split"] == "test"
+    assert entry["reason"].strip() and entry["split"] == ("validation" if origin.startswith("medmcqa/") else "test")
 
 
 def test_good_items_survive_and_nothing_else_is_removed(screened):

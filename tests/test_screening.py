@@ -89,7 +89,7 @@ CASES = [
     ("mmlu_pro", "mmlu_pro/data/test.jsonl:2", "irrelevance", "off_topic", "category"),
     ("mmlu_pro", "mmlu_pro/data/test.jsonl:3", "irrelevance", "off_topic", "category"),
     ("expertqa_med", "expertqa/r2_compiled_anon.jsonl:3", "irrelevance", "off_topic", "metadata.field"),
-    ("medmcqa", "medmcqa/test.json:2", "disorganization", "duplicate_id", "id"),
+    ("medmcqa", "medmcqa/dev.json:2", "disorganization", "duplicate_id", "id"),
 ]
 # Words the reason must contain (what a reader of the report needs to fix the item).
 REASONS = {
@@ -98,7 +98,7 @@ REASONS = {
     f"{MEDQA}:14": ["control"], "mednli/mli_test_v1.jsonl:4": ["'maybe'"],
     "headqa/es/test_HEAD.json:$.exams.Cuaderno_2019_1_M.data[1]": ["images/2019_1_M_2.png"],
     "mmlu_pro/data/test.jsonl:2": ["law"], "mmlu_pro/data/test.jsonl:3": ["physics"],
-    "expertqa/r2_compiled_anon.jsonl:3": ["Law"], "medmcqa/test.json:2": ["x1", "medmcqa/test.json:1"],
+    "expertqa/r2_compiled_anon.jsonl:3": ["Law"], "medmcqa/dev.json:2": ["x1", "medmcqa/dev.json:1"],
 }
 
 
@@ -173,7 +173,7 @@ def test_only_kept_items_are_published(built, tmp_path):
     assert [r["id"] for r in mmlu] == ["mmlu_pro-test-6001"]
     med = load_config(out, "expertqa_med.en", cache=tmp_path / "cache")
     assert [r["question"] for r in med] == ["What is the first-line treatment for anaphylaxis?"]
-    medmcqa = load_config(out, "medmcqa.en", cache=tmp_path / "cache")
+    medmcqa = load_config(out, "medmcqa.en", split="validation", cache=tmp_path / "cache")
     assert [r["question"] for r in medmcqa] == ["Drug of choice for absence seizures?",
                                                 "Most common site of ectopic pregnancy?"]
     assert report["datasets"]["medmcqa"]["kept"] == len(medmcqa)

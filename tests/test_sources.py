@@ -145,14 +145,14 @@ def test_medexpqa_fields(tmp_path):
     assert third.answer == "E" and third.explanation is None
     assert [r.id for r in (first, second, third)] == ["medexpqa-test-7", "medexpqa-test-8", "medexpqa-test-9"]
     assert [r.origin for r in (first, second, third)] == [
-        f"medexpqa/test.en.casimedicos.rag.jsonl:{i}" for i in (1, 2, 3)]
+        f"medexpqa/test.es.casimedicos.rag.jsonl:{i}" for i in (1, 2, 3)]
     assert first.meta == {"year": 2021, "type": "CARDIOLOGY"}
     assert all(r.issues == [] for r in (first, second, third))
 
 
 def test_medexpqa_split_and_plain_layout(tmp_path):
     write_source(tmp_path, "medexpqa", [medexpqa_item(1, "q?", ["a", "b", "c", "d", "e"], 2)],
-                 path="medexpqa/dev.en.casimedicos.jsonl")
+                 path="medexpqa/dev.es.casimedicos.jsonl")
     (record,) = read_records(tmp_path, "medexpqa")
     assert record.split == "validation" and record.id == "medexpqa-validation-1" and record.answer == "B"
 

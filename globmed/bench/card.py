@@ -26,7 +26,9 @@ details = load_dataset("<this repo>", "{{ example }}", split="train")  # one row
 revision, prompt template hash, generation settings, seed, dataset and its revision, start/end
 time, and the model's metadata (access, domain, reasoning, size). API errors are counted apart
 (`errors`) and never as wrong answers; answers that could not be read are counted as wrong AND
-reported (`unparsed`).
+reported (`unparsed`). `translation` (in `results` and in every details row) says what the items of
+that language are: `original` (the dataset's own language), `official` (a human translation shipped
+with the dataset's release, e.g. MedExpQA's English, French and Italian) or `machine`.
 
 ## Models
 

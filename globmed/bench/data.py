@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .. import registry
 from ..errors import GlobmedError
 
 SPLIT_PREFERENCE = ("test", "validation", "train")
@@ -55,14 +56,16 @@ def open_source(ref: str) -> Source:
 
 
 def choose_split(source: Source, config: str, wanted: str) -> str:
+    """`wanted` when the config has it, else the split the registry says the dataset is evaluated on
+    (MedMCQA: validation, its public test set having no answers), else test, validation, train."""
     splits = list(source.configs.get(config, {}))
     if source.local is None:
         import datasets
 
         splits = datasets.get_dataset_split_names(source.ref, config)
-    if wanted in splits:
-        return wanted
-    for split in SPLIT_PREFERENCE:
+    dataset = config.split(".", 1)[0]
+    evaluated = registry.get(dataset).eval_split if dataset in registry.names() else None
+    for split in (wanted, evaluated, *SPLIT_PREFERENCE):
         if split in splits:
             return split
     raise GlobmedError(f"{source.ref}: config {config} has no split {wanted!r} (has {splits})")

@@ -23,6 +23,7 @@ MESSAGE = {"role": STRING, "content": STRING}
 
 RESULTS = Features({
     "model": STRING, "dataset": STRING, "language": STRING, "task": STRING, "reference_language": STRING,
+    "translation": STRING,  # original / official (human) / machine, joined with "/" when mixed
     "run": INT, "mode": STRING, "split": STRING,
     "n": INT, "answered": INT, "correct": INT, "accuracy": FLOAT, "unparsed": INT, "errors": INT, "missing": INT,
     "unparsed_rate": FLOAT, "error_rate": FLOAT, "tokens_in": INT, "tokens_out": INT, "cost_usd": FLOAT,
@@ -41,6 +42,7 @@ _DETAILS = {
     "correct": BOOL, "unparsed": BOOL, "error": STRING, "finish_reason": STRING,
     "tokens_in": INT, "tokens_out": INT, "latency": FLOAT,
     "rouge1": FLOAT, "rougeL": FLOAT, "bleu1": FLOAT, "bertscore": FLOAT,
+    "translation": STRING,  # original / official (human) / machine
 }
 DETAIL_COLUMNS = tuple(_DETAILS)
 

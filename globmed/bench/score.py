@@ -22,6 +22,11 @@ from .schema import DETAIL_COLUMNS, RESULTS, details_features, table
 from .tasks import get_task
 
 
+def translation_kind(item: dict[str, Any], dataset_language: str, language: str) -> str:
+    """original / official (a human translation shipped with the release) / machine, as the built data says."""
+    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    return meta.get("provenance") or ("original" if language == dataset_language else "machine")
+
 
 def _read_manifest(out: Path) -> dict[str, Any]:
     path = out / "globmed.json"
@@ -74,7 +79,8 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
         raw, err = store.get(key), store.error(key)
         prompt = json.loads(store.prompt(ph) or "[]")
         row: dict[str, Any] = {"model": ev["name"], "run": run, "id": item_id, "prompt_hash": ph,
-                               "prompt": prompt or None, "gold": task.gold(item)}  # every message as sent
+                               "prompt": prompt or None, "gold": task.gold(item),  # every message as sent
+                               "translation": translation_kind(item, spec.language, cfg["language"])}
         if raw is None:
             row.update(error=err[0] if err else "missing: no response in the store (rerun to complete)")
         else:
@@ -122,7 +128,8 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
         tok_out = sum(r["tokens_out"] or 0 for r in rs)
         row = {
             "model": ev["name"], "dataset": cfg["dataset"], "language": cfg["language"], "task": spec.task,
-            "reference_language": spec.reference_language, "run": run, "mode": ev["mode"], "split": cfg["split"],
+            "reference_language": spec.reference_language, "translation": "/".join(sorted({r["translation"] for r in rs})),
+            "run": run, "mode": ev["mode"], "split": cfg["split"],
             "n": len(rs), "answered": len(answered), "correct": correct,
             "accuracy": correct / len(answered) if answered and spec.task != "lfqa" else None,
             "unparsed": sum(1 for r in answered if r["unparsed"]), "errors": errors, "missing": missing,

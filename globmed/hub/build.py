@@ -24,8 +24,9 @@ from ..io import atomic_dir, write_json
 from ..records import Record
 from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
-from ..sources import find_files, read_dataset
-from ..translations import TranslationProblem, attach, load, translation_files
+from ..sources import read_dataset
+from ..sources.layout import locate
+from ..translations import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
 from .parquet import RowWriter, schema_for
 from .settings import BuildSettings
@@ -67,32 +68,43 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
     with atomic_dir(Path(settings.out), overwrite=settings.overwrite) as tmp:
         for name in wanted:
             spec = registry.get(name)
-            if not find_files(sources, spec):
+            located = locate(sources, spec)
+            if not located.files:
                 if explicit:
                     raise GlobmedError(f"{sources}: no source files for {name} (looked for {', '.join(spec.files)})")
                 missing.append(name)
                 continue
-            screener = Screener(spec)
+            screener = Screener(located.screening_spec)
             screeners.append(screener)
-            kept = list(screener(read_dataset(sources, spec)))
+            kept = list(screener(read_dataset(sources, spec, located)))
             console.print(f"[bold]{name}[/]: read {screener.read}, kept {screener.kept}, removed {len(screener.removals)}")
-            files = translation_files(folders, name)
+            if located.layout and located.layout.note:
+                console.print(f"[yellow]{name}: {escape(located.layout.note)}[/]")
+            if located.skipped:
+                console.print(f"{name}: {len(located.skipped)} file(s) of the release not read, by design "
+                              f"(`globmed data sources` says which and why)")
+            files, notes = translation_sources(located, folders)
+            for note in notes:
+                console.print(f"[yellow]{escape(note)}[/]")
             for lang in sorted(set(files) - set(langs)):
                 if lang not in languages.codes():
-                    console.print(f"[yellow]{escape(files[lang][1])}: no language table for {lang!r}; skipped[/]")
+                    console.print(f"[yellow]{escape(files[lang].display)}: no language table for {lang!r}; skipped[/]")
             expected: dict[str, Any] = {}  # what each source text requires, shared by its languages
+            screened_out = {r.id for r in screener.removals}
             for lang in langs:  # one language at a time, streamed to parquet: memory ~ one dataset + one file
                 if lang == spec.language:
                     records: Iterable[Record] = kept
                 elif lang in files:
-                    path, display = files[lang]
-                    records = attach(kept, lang, load(path, display, problems, name), problems, expected)
+                    records = attach(kept, lang, load_source(files[lang], name, problems, screened_out), problems,
+                                     expected)
                 else:
                     continue
                 counts = _write_config(tmp / config_name(name, lang), spec.task, records)
                 if counts:
                     configs[config_name(name, lang)] = counts
-            built[name] = _dataset_entry(spec, {c: n for c, n in configs.items() if c.startswith(f"{name}.")})
+            provenance = {spec.language: ORIGINAL, **{lang: f.provenance for lang, f in files.items()}}
+            built[name] = _dataset_entry(spec, {c: n for c, n in configs.items() if c.startswith(f"{name}.")},
+                                         provenance)
         screening = report(screeners)
         screening["translation_problems"] = [p.__dict__ for p in problems]
         write_json(tmp / "screening" / "report.json", screening)
@@ -123,11 +135,15 @@ def _write_config(folder: Path, task: str, records: Iterable[Record]) -> dict[st
     return {split: w.count for split, w in writers.items()}
 
 
-def _dataset_entry(spec: registry.DatasetSpec, configs: dict[str, dict[str, int]]) -> dict[str, Any]:
+def _dataset_entry(spec: registry.DatasetSpec, configs: dict[str, dict[str, int]],
+                   provenance: dict[str, str]) -> dict[str, Any]:
+    built_langs = {c.split(".", 1)[1] for c in configs}
     return {
         "title": spec.title, "task": spec.task, "language": spec.language, "reference": spec.reference_language,
         "licence": spec.licence_name or spec.licence, "redistributable": spec.redistributable,
-        "restriction": spec.restriction, "configs": configs,
+        "restriction": spec.restriction, "configs": configs, "eval_split": spec.eval_split,
+        # language -> original / official (human translation shipped with the release) / machine
+        "translations": {lang: kind for lang, kind in provenance.items() if lang in built_langs},
     }
 
 

@@ -45,6 +45,20 @@ ds = load_dataset("<this repo>", "{{ example }}", split="test")
 **{{ name }}:** {{ text }}
 {% endfor %}
 
+## Splits and translations
+
+The bench evaluates each dataset on the split named here. Languages are the dataset's original text,
+an official translation (made by people and shipped with the dataset's own release) or a machine
+translation.
+
+| dataset | splits (rows in the original language) | split the bench evaluates | original | official (human) translations | machine translations |
+|---|---|---|---|---|---|
+{% for row in splits %}| {{ row | join(" | ") }} |
+{% endfor %}
+{% for note in split_notes %}
+{{ note }}
+{% endfor %}
+
 ## Screening
 
 | dataset | read | kept | incompleteness | irrelevance | disorganization |
@@ -92,8 +106,25 @@ def write_card(folder: Path, pretty_name: str, configs: dict[str, dict[str, int]
                   for d, b in built.items()],
         restrictions=[(d, b["restriction"]) for d, b in built.items() if b.get("restriction")],
         screening=[[d, s["read"], s["kept"], *s["by_rule"].values()] for d, s in screening["datasets"].items()],
+        splits=[_split_row(d, b) for d, b in built.items()], split_notes=_split_notes(built),
     )
     (folder / "README.md").write_text(str(card) + "\n", encoding="utf-8")
+
+
+def _split_row(dataset: str, entry: dict[str, Any]) -> list[str]:
+    original = entry["configs"].get(f"{dataset}.{entry['language']}", {})
+    order = {split: i for i, split in enumerate(registry.SPLITS)}
+    ordered = sorted(original.items(), key=lambda item: order.get(item[0], len(order)))
+    splits = ", ".join(f"{split} ({n})" for split, n in ordered) or "-"
+    kinds = entry.get("translations", {})
+    by_kind = {k: ", ".join(sorted(lang for lang, kind in kinds.items() if kind == k)) or "-"
+               for k in ("official", "machine")}
+    return [dataset, splits, entry.get("eval_split", "test"), entry["language"], by_kind["official"],
+            by_kind["machine"]]
+
+
+def _split_notes(built: dict[str, dict[str, Any]]) -> list[str]:
+    return [f"**{name}:** {registry.get(name).splits_note}" for name in built if registry.get(name).splits_note]
 
 
 def _size_category(n: int) -> str:

@@ -18,6 +18,27 @@ from ..yamlfile import Lines, read_yaml
 
 HERE = Path(__file__).parent
 TASKS = ("mcqa", "nli", "lfqa")
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class FilePattern:
+    """One way a release lays out a dataset's files: a glob under the sources folder ("{split}" stands for
+    the split name in a file name, "**/" for any folders), and what holds for the files it matches."""
+
+    pattern: str
+    split: str | None = None  # the split of every matched file, when the file name has none
+    params: dict[str, Any] = field(default_factory=dict)  # reader settings for this layout only
+    options: int | None = None  # the maximum option count of this layout, where it differs from the dataset's
+    note: str | None = None  # shown when this layout is the one found (e.g. "the 5-option version")
+
+
+@dataclass(frozen=True)
+class SkipRule:
+    """Files that look like this dataset's but are not read, and why (shown by `data sources` and the build)."""
+
+    pattern: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -27,9 +48,16 @@ class DatasetSpec:
     task: str
     reader: str
     language: str
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the patterns of `layouts`, in order
     licence: str
     redistributable: bool
+    layouts: tuple[FilePattern, ...] = ()
+    skip: tuple[SkipRule, ...] = ()
+    companions: tuple[str, ...] = ()
+    official: dict[str, tuple[FilePattern, ...]] = field(default_factory=dict)
+    eval_split: str = "test"
+    splits_note: str | None = None
+    obtain: str | None = None
     split: str | None = None
     reference: str | None = None
     options: int | None = None
@@ -47,10 +75,42 @@ class DatasetSpec:
         return self.reference or self.language
 
 
+def _patterns(name: str, key: tuple[str, ...], value: Any, lines: Lines) -> tuple[FilePattern, ...]:
+    """A list of patterns, each a glob string or {pattern, split, params, options, note}."""
+    where = lines.at(name, *key)
+    if not isinstance(value, list) or not value:
+        raise GlobmedError(f"{where}: entry {name!r}: field {'.'.join(key)!r} must be a non-empty list of patterns")
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            item = {"pattern": item}
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
+            raise GlobmedError(f"{where}: entry {name!r}: each item of {'.'.join(key)!r} must be a glob string or a "
+                               f"mapping with 'pattern'")
+        unknown = sorted(set(item) - set(FilePattern.__dataclass_fields__))
+        if unknown:
+            raise GlobmedError(f"{where}: entry {name!r}: unknown field(s) {', '.join(unknown)} in {'.'.join(key)!r}")
+        if item.get("split") is not None and item["split"] not in SPLITS:
+            raise GlobmedError(f"{where}: entry {name!r}: split {item['split']!r} must be one of {SPLITS}")
+        out.append(FilePattern(item["pattern"], item.get("split"), dict(item.get("params") or {}), item.get("options"),
+                               item.get("note")))
+    return tuple(out)
+
+
+def _skip_rules(name: str, value: Any, lines: Lines) -> tuple[SkipRule, ...]:
+    rules = []
+    for item in value or ():
+        if not isinstance(item, dict) or set(item) != {"pattern", "reason"}:
+            raise GlobmedError(f"{lines.at(name, 'skip')}: entry {name!r}: each item of 'skip' must be "
+                               f"{{pattern: ..., reason: ...}}")
+        rules.append(SkipRule(str(item["pattern"]), str(item["reason"])))
+    return tuple(rules)
+
+
 def _parse(name: str, data: dict[str, Any], lines: Lines) -> DatasetSpec:
     if not isinstance(data, dict):
         raise GlobmedError(f"{lines.at(name)}: entry {name!r} must be a mapping")
-    known = set(DatasetSpec.__dataclass_fields__) - {"name"}
+    known = set(DatasetSpec.__dataclass_fields__) - {"name", "layouts"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise GlobmedError(f"{lines.at(name, unknown[0])}: entry {name!r}: unknown field(s) {', '.join(unknown)}")
@@ -58,7 +118,22 @@ def _parse(name: str, data: dict[str, Any], lines: Lines) -> DatasetSpec:
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise GlobmedError(f"{lines.at(name)}: entry {name!r}: missing field(s) {', '.join(missing)}")
-    spec = DatasetSpec(name=name, **{**data, "files": tuple(data["files"] or ()), "labels": tuple(data.get("labels") or ())})
+    layouts = _patterns(name, ("files",), data["files"], lines)
+    official = data.get("official") or {}
+    if not isinstance(official, dict):
+        raise GlobmedError(f"{lines.at(name, 'official')}: entry {name!r}: field 'official' must map a language "
+                           f"code to the patterns of its official translation")
+    official = {str(lang): _patterns(name, ("official", str(lang)), pats, lines) for lang, pats in official.items()}
+    for key in ("split", "eval_split"):
+        if data.get(key) is not None and data[key] not in SPLITS:
+            raise GlobmedError(f"{lines.at(name, key)}: entry {name!r}: field {key!r} must be one of {SPLITS}")
+    spec = DatasetSpec(name=name, **{**data, "files": tuple(p.pattern for p in layouts), "layouts": layouts,
+                                     "skip": _skip_rules(name, data.get("skip"), lines), "official": official,
+                                     "companions": tuple(data.get("companions") or ()),
+                                     "labels": tuple(data.get("labels") or ())})
+    if spec.language in spec.official:
+        raise GlobmedError(f"{lines.at(name, 'official', spec.language)}: entry {name!r}: {spec.language!r} is the "
+                           f"source language, not a translation")
     if spec.task not in TASKS:
         raise GlobmedError(f"{lines.at(name, 'task')}: entry {name!r}: field 'task' must be one of {TASKS}, "
                            f"not {spec.task!r}")

@@ -8,20 +8,19 @@ Files that cannot be read at all (not UTF-8, truncated JSON) raise SourceError.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import re
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import GlobmedError
 from ..records import Record
 from ..registry import DatasetSpec, matches
+from .layout import Located, SourceFile, locate
 
 Reader = Callable[[Path, DatasetSpec, str, str], Iterator[Record]]
 READERS: dict[str, Reader] = {}
 _MODULES = ("medqa", "headqa", "medexpqa", "mmlu_pro", "mednli", "bionli", "liveqa", "expertqa", "medmcqa", "pubmedqa")
-
-SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
 
 
 def reader(name: str) -> Callable[[Reader], Reader]:
@@ -43,31 +42,27 @@ def get_reader(name: str) -> Reader:
 
 
 def find_files(root: Path, spec: DatasetSpec) -> list[tuple[Path, str]]:
-    """The source files of `spec` under `root`, with their split: the first pattern that matches wins."""
-    for pattern in spec.files:
-        glob = pattern.replace("{split}", "*")
-        regex = re.compile(
-            "^" + re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*")
-            .replace(r"\{split\}", "(?P<split>[^/]+?)") + "$"
-        )
-        found = []
-        for path in sorted(root.glob(glob)):
-            if not path.is_file():
-                continue
-            m = regex.match(path.relative_to(root).as_posix())
-            if not m:
-                continue
-            split = m.groupdict().get("split") or spec.split or "test"
-            found.append((path, SPLIT_ALIASES.get(split, split)))
-        if found:
-            return found
-    return []
+    """The source files of `spec` under `root`, with their split (see layout.locate)."""
+    return [(f.path, f.split) for f in locate(root, spec).files]
 
 
-def read_dataset(root: Path, spec: DatasetSpec) -> Iterator[Record]:
-    """Every record of one dataset under the sources folder `root`, in file order."""
+def read_files(files: list[SourceFile], spec: DatasetSpec) -> Iterator[Record]:
+    """Every record of `files` (one dataset, or one of its official translations), in file order."""
     read = get_reader(spec.reader)
-    for path, split in find_files(root, spec):
-        for record in read(path, spec, split, path.relative_to(root).as_posix()):
+    for f in files:
+        # a layout may carry its own reader settings (e.g. MedMCQA's Hub parquet counts cop from 0)
+        file_spec = dataclasses.replace(spec, params={**spec.params, **f.pattern.params}) if f.pattern.params else spec
+        for record in read(f.path, file_spec, f.split, f.rel):
             if matches(spec.select, record.meta):
                 yield record
+
+
+def read_dataset(root: Path, spec: DatasetSpec, located: Located | None = None) -> Iterator[Record]:
+    """Every record of one dataset under the sources folder `root`, in file order."""
+    yield from read_files((located or locate(root, spec)).files, spec)
+
+
+def read_official(located: Located, language: str) -> Iterator[Record]:
+    """The records of a dataset's official translation into `language`, read as the source is."""
+    spec = dataclasses.replace(located.spec, language=language)
+    yield from read_files(located.official.get(language, []), spec)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import SourceError
 from ..records import Issue
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def refuse_lfs_pointer(head: bytes, display: Path | str) -> None:
+    """A clone without Git LFS leaves a small pointer file where the data should be (ExpertQA's
+    r2_compiled_anon.jsonl is one): say so, rather than report a broken file."""
+    if head.startswith(LFS_POINTER):
+        raise SourceError(display, "this is a Git LFS pointer, not the data: fetch the file itself (`git lfs pull` "
+                                   "in the cloned repository, or download it from the web page)", line=1)
 
 
 def decode(raw: bytes, path: Path | str, line: int | None = None) -> str:
@@ -20,7 +32,9 @@ def decode(raw: bytes, path: Path | str, line: int | None = None) -> str:
 
 
 def read_text(path: Path, display: str) -> str:
-    return decode(path.read_bytes(), display).removeprefix("\ufeff")
+    raw = path.read_bytes()
+    refuse_lfs_pointer(raw[:64], display)
+    return decode(raw, display).removeprefix("\ufeff")
 
 
 def load_json(path: Path, display: str) -> Any:
@@ -37,6 +51,7 @@ def iter_jsonl(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]
         for lineno, raw in enumerate(fh, 1):
             text = decode(raw, display, lineno)
             if lineno == 1:
+                refuse_lfs_pointer(raw, display)
                 text = text.removeprefix("\ufeff")
             if not text.strip():
                 continue
@@ -48,6 +63,34 @@ def iter_jsonl(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]
             if not isinstance(obj, dict):
                 raise SourceError(display, f"expected a JSON object, got {type(obj).__name__}", line=lineno)
             yield lineno, obj
+
+
+def iter_rows(path: Path, display: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("file:line" or "file:row N", row) for each row of a JSON-lines, CSV or parquet file."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        with open(path, "rb") as fh:
+            refuse_lfs_pointer(fh.read(64), display)
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise SourceError(display, f"not a readable parquet file: {exc}") from None
+        n = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                n += 1
+                yield f"{display}:row {n}", row
+    elif path.suffix == ".csv":
+        rows = csv.DictReader(io.StringIO(read_text(path, display), newline=""))
+        try:
+            for row in rows:
+                yield f"{display}:{rows.line_num}", row
+        except csv.Error as exc:
+            raise SourceError(display, f"broken CSV: {exc}", line=rows.line_num) from None
+    else:
+        for line, obj in iter_jsonl(path, display):
+            yield f"{display}:{line}", obj
 
 
 def dig(obj: Any, dotted: str) -> Any:

@@ -1,39 +1,25 @@
-"""BioNLI: rows (jsonl or csv) with a premise (abstract sentences), a hypothesis (a conclusion,
+"""BioNLI: rows (csv, jsonl or parquet) with a premise (abstract sentences), a hypothesis (a conclusion,
 original or perturbed) and a two-way label. Column names and the label map are registry params,
-because BioNLI's releases name them differently."""
+because BioNLI's releases name them differently; the release's CSV columns are supp_set, conclusion
+and label_cat (StonyBrookNLP/BioNLI src/classifier.py), label_cat naming the perturbation."""
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-from ..errors import SourceError
 from ..records import NLIRecord, make_id
 from ..registry import DatasetSpec
 from . import reader
-from ._io import Fields, iter_jsonl, read_text
+from ._io import Fields, iter_rows
 from .mednli import check_label
-
-
-def _rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    if path.suffix == ".csv":
-        rows = csv.DictReader(io.StringIO(read_text(path, display), newline=""))
-        try:
-            for row in rows:
-                yield rows.line_num, row
-        except csv.Error as exc:
-            raise SourceError(display, f"broken CSV: {exc}", line=rows.line_num) from None
-    else:
-        yield from iter_jsonl(path, display)
 
 
 @reader("bionli")
 def read(path: Path, spec: DatasetSpec, split: str, display: str) -> Iterator[NLIRecord]:
     p = spec.params
     label_map = {str(k): v for k, v in p.get("label_map", {}).items()}
-    for line, obj in _rows(path, display):
+    for where, obj in iter_rows(path, display):
         f = Fields(obj)
         premise, hypothesis = f.text(p.get("premise", "premise")), f.text(p.get("hypothesis", "hypothesis"))
         raw = f.text(p.get("label", "label"))
@@ -43,5 +29,5 @@ def read(path: Path, spec: DatasetSpec, split: str, display: str) -> Iterator[NL
         yield NLIRecord(
             id=make_id(spec.name, split, texts={"premise": premise, "hypothesis": hypothesis}), dataset=spec.name,
             split=split, language=spec.language, premise=premise, hypothesis=hypothesis, label=label,
-            meta=meta, origin=f"{display}:{line}", issues=f.issues,
+            meta=meta, origin=where, issues=f.issues,
         )

@@ -1,9 +1,15 @@
-"""ExpertQA: jsonl (r2_compiled_anon.jsonl) with question, answers {system: {answer_string,
-revised_answer_string, ...}} and metadata {field, ...}. One file feeds ExpertQA-Bio and -Med:
-the registry's relevance rule on metadata.field splits it."""
+"""ExpertQA: jsonl (data/r2_compiled_anon.jsonl, or the release's split files data/lfqa/rand_*.jsonl,
+same fields) with question, answers {system: {answer_string, revised_answer_string, ...}} and
+metadata {field, ...}. One file feeds ExpertQA-Bio and -Med: the registry's select rule on
+metadata.field splits it.
+
+The reference answer is the expert-revised answer, without its citation markers ("... approach [2] [3].")
+whose evidence is not part of the item: the release's own long-form QA conversion removes them
+(modeling/lfqa/convert_for_lfqa.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +17,8 @@ from ..records import LFQARecord, make_id
 from ..registry import DatasetSpec
 from . import reader
 from ._io import Fields, iter_jsonl
+
+CITATION = re.compile(r"[ \t]*\[\d+\]")
 
 
 def _reference(answers: object) -> str | None:
@@ -21,7 +29,7 @@ def _reference(answers: object) -> str | None:
         for system in answers.values():
             text = system.get(key) if isinstance(system, dict) else None
             if isinstance(text, str) and text.strip():
-                return text.strip()
+                return CITATION.sub("", text).strip()
     return None
 
 

@@ -1,5 +1,6 @@
-"""MedMCQA: JSON lines with question, opa..opd, cop (the correct option, 1-based in the original
-release; set params.cop_base: 0 for copies that count from 0) and exp (an explanation)."""
+"""MedMCQA: JSON lines (train.json, dev.json despite the name) or the Hub copy's parquet, with question,
+opa..opd, cop (the correct option: counted from 1 in the original release, whose own loader takes
+`cop - 1`, medmcqa/medmcqa dataset.py; from 0 in the Hub copy: params.cop_base) and exp (an explanation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Iterator
 from ..records import MCQARecord, make_id
 from ..registry import DatasetSpec
 from . import reader
-from ._io import Fields, iter_jsonl, letter_for
+from ._io import Fields, iter_rows, letter_for
 
 OPTION_FIELDS = ("opa", "opb", "opc", "opd")
 
@@ -17,7 +18,7 @@ OPTION_FIELDS = ("opa", "opb", "opc", "opd")
 @reader("medmcqa")
 def read(path: Path, spec: DatasetSpec, split: str, display: str) -> Iterator[MCQARecord]:
     base = int(spec.params.get("cop_base", 1))
-    for line, obj in iter_jsonl(path, display):
+    for where, obj in iter_rows(path, display):
         f = Fields(obj)
         options = [obj.get(k) for k in OPTION_FIELDS]
         for k, v in zip(OPTION_FIELDS, options):
@@ -34,5 +35,5 @@ def read(path: Path, spec: DatasetSpec, split: str, display: str) -> Iterator[MC
             id=make_id(spec.name, split, obj.get("id")), dataset=spec.name, split=split, language=spec.language,
             question=f.text("question"), options=options, answer=letter, explanation=f.text("exp", required=False),
             meta={"subject": obj.get("subject_name"), "topic": obj.get("topic_name")},
-            origin=f"{display}:{line}", issues=f.issues,
+            origin=where, issues=f.issues,
         )
