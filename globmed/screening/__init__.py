@@ -133,6 +133,8 @@ class Screener:
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
         self.read = self.kept = 0
+        self.read_by_split: Counter[str] = Counter()
+        self.kept_by_split: Counter[str] = Counter()
         self.removals: list[Removal] = []
         self._seen_content: dict[str, str] = {}
         self._seen_ids: dict[str, str] = {}
@@ -159,6 +161,7 @@ class Screener:
     def __call__(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
             self.read += 1
+            self.read_by_split[record.split] += 1
             found = self.problems(record)
             if found:
                 first = found[0]
@@ -167,13 +170,19 @@ class Screener:
                                              "; ".join([first.reason] + [f"{i.check}: {i.reason}" for i in found[1:]])))
             else:
                 self.kept += 1
+                self.kept_by_split[record.split] += 1
                 yield record
 
     def summary(self) -> dict[str, Any]:
         by_rule = Counter(r.rule for r in self.removals)
         by_check = Counter(f"{r.rule}/{r.check}" for r in self.removals)
+        by_split = Counter((r.split, r.rule) for r in self.removals)
+        splits = {split: {"read": n, "kept": self.kept_by_split[split],
+                          "by_rule": {rule: by_split.get((split, rule), 0) for rule in RULES}}
+                  for split, n in sorted(self.read_by_split.items())}
         return {"read": self.read, "kept": self.kept, "removed": len(self.removals),
-                "by_rule": {rule: by_rule.get(rule, 0) for rule in RULES}, "by_check": dict(sorted(by_check.items()))}
+                "by_rule": {rule: by_rule.get(rule, 0) for rule in RULES}, "by_check": dict(sorted(by_check.items())),
+                "splits": splits}
 
 
 def report(screeners: list[Screener]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from ..errors import GlobmedError
 from ..records import Record
 from ..registry import DatasetSpec, matches
+from ._io import SchemaCheck
 
 Reader = Callable[[Path, DatasetSpec, str, str], Iterator[Record]]
 READERS: dict[str, Reader] = {}
@@ -65,9 +66,15 @@ def find_files(root: Path, spec: DatasetSpec) -> list[tuple[Path, str]]:
 
 
 def read_dataset(root: Path, spec: DatasetSpec) -> Iterator[Record]:
-    """Every record of one dataset under the sources folder `root`, in file order."""
+    """Every record of one dataset under the sources folder `root`, in file order. A file whose rows
+    mostly lack a field the reader needs is an error (SchemaCheck), not a file of incomplete items."""
     read = get_reader(spec.reader)
+    hint = "the registry's params name this source's fields" if spec.params else ""
     for path, split in find_files(root, spec):
-        for record in read(path, spec, split, path.relative_to(root).as_posix()):
+        display = path.relative_to(root).as_posix()
+        schema = SchemaCheck(display, spec.reader, hint)
+        for record in read(path, spec, split, display):
+            schema.count(record.issues)
             if matches(spec.select, record.meta):
                 yield record
+        schema.check()
