@@ -19,7 +19,7 @@ from ..yamlfile import Lines, read_yaml
 
 HERE = Path(__file__).resolve().parent / "images.yaml"
 _PLACEHOLDER = re.compile(r"<(\w+)>")
-_KEYS = {"pattern", "unless_before", "unless_after", "unless_text_follows"}
+_KEYS = {"pattern", "anchors", "unless_before", "unless_after", "unless_text_follows"}
 # A line of values ("Sodium 141 mEq/L", "Hemoglobin: 9 g/dL"): short, with a digit or a colon.
 _DATA_LINE = re.compile(r"^[^\n]{0,80}?(?:\d|:)[^\n]{0,60}$")
 # A heading over values ("Complete blood count"): short, and not a sentence.
@@ -33,8 +33,13 @@ class Phrase:
     unless_before: re.Pattern[str] | None = None
     unless_after: re.Pattern[str] | None = None
     unless_text_follows: bool = False
+    anchors: tuple[str, ...] = ()  # lowercase words one of which the pattern cannot match without
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def search(self, text: str, lowered: str | None = None) -> re.Match[str] | None:
+        if self.anchors:
+            lowered = text.lower() if lowered is None else lowered
+            if not any(a in lowered for a in self.anchors):
+                return None  # a substring test is ~100x cheaper than the regular expression
         for m in self.pattern.finditer(text):
             if self.unless_before and self.unless_before.search(text[max(0, m.start() - 80):m.start()]):
                 continue
@@ -53,8 +58,9 @@ class ImageRule:
 
     def find(self, text: str, language: str) -> tuple[str, str] | None:
         """(phrase name, the words that matched) of the first phrase found in `text`, else None."""
+        lowered = text.lower()
         for phrase in self.phrases.get(language, ()):
-            m = phrase.search(text)
+            m = phrase.search(text, lowered)
             if m:
                 return phrase.name, m.group(0).strip()
         return None
@@ -124,11 +130,15 @@ def parse(data: Any, lines: Lines) -> ImageRule:
             if unknown:
                 raise GlobmedError(f"{at}: unknown key(s) {', '.join(unknown)} in phrase '{name}'; known: {', '.join(sorted(_KEYS))}")
             before, after = spec.get("unless_before"), spec.get("unless_after")
+            anchors = spec.get("anchors") or []
+            if not isinstance(anchors, list) or not all(isinstance(a, str) and a and a == a.lower() for a in anchors):
+                raise GlobmedError(f"{lines.at('phrases', language, name, 'anchors')}: 'anchors' must be a list of "
+                                   "lowercase words")
             found.append(Phrase(
                 name, _compile(spec["pattern"], words, lines.at("phrases", language, name, "pattern")),
                 _compile(before, words, lines.at("phrases", language, name, "unless_before"), "end") if before else None,
                 _compile(after, words, lines.at("phrases", language, name, "unless_after"), "start") if after else None,
-                bool(spec.get("unless_text_follows", False)),
+                bool(spec.get("unless_text_follows", False)), tuple(anchors),
             ))
         phrases[str(language)] = tuple(found)
     return ImageRule(tuple(fields), phrases)
