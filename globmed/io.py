@@ -113,9 +113,9 @@ def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
             break
         except FileExistsError:  # pragma: no cover - a 32-bit random name taken
             continue
-    lock = os.open(tmp, os.O_RDONLY)
+    lock = os.open(tmp, os.O_RDONLY) if fcntl is not None else None
     try:
-        if fcntl is not None:
+        if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield tmp
         if path.exists():
@@ -127,6 +127,7 @@ def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
         else:
             os.replace(tmp, path)
     finally:
-        os.close(lock)
+        if lock is not None:
+            os.close(lock)  # after the move: the lock goes with the folder, and a rename keeps it
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -338,6 +338,7 @@ def test_values_given_as_text_after_shown_below_are_kept():
     ("phrases:\n  en:\n    bad:\n      pattern: '<nouns> shown'\n", ["images.yaml:4", "<nouns>"]),
     ("phrases:\n  en:\n    bad:\n      pattern: 'shown'\n      unless_after: 'to'\n", ["images.yaml:5", "start with ^"]),
     ("phrases:\n  en:\n    bad:\n      patern: 'shown'\n", ["images.yaml:3", "needs a 'pattern'"]),
+    ("phrases:\n  en:\n    bad:\n      pattern: 'Shown'\n      anchors: [Shown]\n", ["images.yaml:5", "lowercase"]),
 ])
 def test_a_broken_phrase_table_is_named_by_file_and_line(tmp_path, yaml_text, words):
     path = tmp_path / "images.yaml"
