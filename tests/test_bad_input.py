@@ -240,7 +240,8 @@ def screened(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad_items")
     sources = make_sources(tmp / "sources", **SCREENED_SOURCES)
     out = tmp / "out"
-    run = data_build(lambda *a, **e: run_cli(list(a), cli_env(tmp / "hf_home", **e)), sources, out)
+    # a few rows per dataset, most of them broken on purpose, and no Biology row for expertqa_bio: built anyway
+    run = data_build(lambda *a, **e: run_cli(list(a), cli_env(tmp / "hf_home", **e)), sources, out, "--allow-partial")
     assert run.returncode == 0, str(run)
     return screening_report(out)
 

@@ -1,6 +1,8 @@
 """What a plain `pip install globmed` gets: the wheel built from this checkout holds the recipes and the
 shipped sample, and from a folder outside the repository (nothing but the unpacked wheel on the path)
-`globmed data build --sources sample` and `globmed train sft --recipe smoke` run on that packaged sample."""
+`globmed data build --sources sample` and `globmed train sft --recipe smoke` run on that packaged sample.
+The wheel installed by pip into a new, empty virtual environment with its core dependencies only (no
+extras: no torch, no transformers) builds the sample too: every package the build imports is declared."""
 
 from __future__ import annotations
 
@@ -19,15 +21,18 @@ SAMPLE = ROOT / "globmed" / "sample"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """The wheel, unpacked (what pip installs for a pure-Python wheel)."""
+def wheel(tmp_path_factory) -> Path:
     from globmed.space.push import build_wheel
 
-    tmp = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(ROOT, tmp / "dist")
+    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel") / "dist")
+
+
+@pytest.fixture(scope="module")
+def site(wheel) -> Path:
+    """The wheel, unpacked (what pip installs for a pure-Python wheel)."""
     with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(tmp / "site")
-    return tmp / "site"
+        zf.extractall(wheel.parent.parent / "site")
+    return wheel.parent.parent / "site"
 
 
 def run_installed(site: Path, cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -70,3 +75,42 @@ def test_a_missing_sources_folder_is_named(site, tmp_path):
                         "--output-dir", "out")
     assert res.returncode != 0 and "nowhere: sources folder not found" in res.stdout + res.stderr
     assert not os.path.exists(tmp_path / "out" / "model.safetensors")
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """cli_env without PYTHONPATH (which would put this checkout before the installed wheel)."""
+    return cli_env(home, PYTHONPATH=None, VIRTUAL_ENV=None, PYTHONHOME=None)
+
+
+@pytest.mark.slow
+def test_pip_install_into_an_empty_venv_then_data_build_on_the_sample(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    # the interpreter this venv was made from, not this venv: the new one sees nothing installed here
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    env = clean_env(tmp_path / "hf_home")
+    env.pop("HF_HUB_OFFLINE")  # pip reaches PyPI (the machine's pip configuration and caches apply)
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", str(wheel)], env=env,
+                             capture_output=True, text=True, timeout=1200)
+    assert install.returncode == 0, install.stderr[-3000:]
+    check = subprocess.run([str(python), "-m", "pip", "check"], env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    probe = "import importlib.util as u; print([m for m in ('torch', 'transformers', 'trl', 'gradio') if u.find_spec(m)])"
+    assert subprocess.run([str(python), "-c", probe], env=env, capture_output=True, text=True).stdout.strip() == "[]"
+
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    env = clean_env(tmp_path / "hf_home")
+    built = subprocess.run([str(venv / "bin" / "globmed"), "data", "build", "--sources", "sample", "--out", "globmed"],
+                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    manifest = json.loads((cwd / "globmed" / "globmed.json").read_text(encoding="utf-8"))
+    assert manifest["sample"] is True and manifest["partial"] == [] and len(manifest["datasets"]) >= 10
+    # read back by that venv's own `datasets`, from the folder's parent, as the README shows
+    code = ("import datasets, json; ds = datasets.load_dataset('globmed', 'medqa.zu', split='test'); "
+            "import globmed; print(json.dumps([len(ds), ds[0]['language'], globmed.__file__]))")
+    loaded = subprocess.run([str(python), "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    rows, language, where = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert rows == manifest["datasets"]["medqa"]["configs"]["medqa.zu"]["test"] and language == "zu"
+    assert Path(where).is_relative_to(venv)  # the installed wheel, not this checkout

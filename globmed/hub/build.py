@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .. import __version__, languages, registry
 from ..errors import GlobmedError
-from ..io import atomic_dir, write_json
+from ..io import atomic_dir, remove_stale_partials, write_json
 from ..records import Record
 from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
@@ -28,6 +28,7 @@ from ..sources import read_dataset
 from ..sources.layout import locate
 from ..translations import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
+from .guards import data_loss, missing_table
 from .parquet import RowWriter, schema_for
 from .settings import BuildSettings
 
@@ -41,6 +42,8 @@ class BuildResult:
     screening: dict[str, Any]
     translation_problems: list[TranslationProblem]
     missing_sources: list[str]
+    partial: list[str] = field(default_factory=list)  # data-loss problems built anyway (--allow-partial)
+    sources: Path | None = None
 
 
 def config_name(dataset: str, language: str) -> str:
@@ -49,6 +52,9 @@ def config_name(dataset: str, language: str) -> str:
 
 def build(settings: BuildSettings, console: Console | None = None) -> BuildResult:
     console = console or Console(stderr=True)
+    out = Path(settings.out)
+    if out.exists() and not settings.overwrite:
+        raise GlobmedError(f"{out}: already exists (pass --overwrite to replace it)")
     sources = sources_folder(settings.sources)
     if not sources.is_dir():
         raise GlobmedError(f"{sources}: sources folder not found")
@@ -65,7 +71,10 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
     problems: list[TranslationProblem] = []
     missing: list[str] = []
     built: dict[str, dict[str, Any]] = {}
-    with atomic_dir(Path(settings.out), overwrite=settings.overwrite) as tmp:
+    losses: list[str] = []
+    for folder in remove_stale_partials(out):
+        console.print(f"[yellow]removed {escape(str(folder))}, left by a build that did not finish[/]")
+    with atomic_dir(out, overwrite=settings.overwrite) as tmp:
         for name in wanted:
             spec = registry.get(name)
             located = locate(sources, spec)
@@ -78,6 +87,9 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
             screeners.append(screener)
             kept = list(screener(read_dataset(sources, spec, located)))
             console.print(f"[bold]{name}[/]: read {screener.read}, kept {screener.kept}, removed {len(screener.removals)}")
+            losses += data_loss(name, screener.summary())
+            if losses and not settings.allow_partial:
+                continue  # the build fails once every dataset is screened (for the table): nothing more to write
             if located.layout and located.layout.note:
                 console.print(f"[yellow]{name}: {escape(located.layout.note)}[/]")
             if located.skipped:
@@ -106,6 +118,14 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
             built[name] = _dataset_entry(spec, {c: n for c, n in configs.items() if c.startswith(f"{name}.")},
                                          provenance)
         screening = report(screeners)
+        if losses and not settings.allow_partial:
+            print_screening(screening, console)
+            if missing:
+                console.print(missing_table([registry.get(m) for m in missing], sources))
+            raise GlobmedError("\n".join([f"{len(losses)} dataset(s) or split(s) would lose most of their rows; "
+                                           "nothing was written (pass --allow-partial to build anyway):", *losses]))
+        for loss in losses:
+            console.print(f"[yellow]built anyway (--allow-partial): {escape(loss)}[/]")
         screening["translation_problems"] = [p.__dict__ for p in problems]
         write_json(tmp / "screening" / "report.json", screening)
         sample = (sources / SAMPLE_MARKER).read_text(encoding="utf-8") if (sources / SAMPLE_MARKER).exists() else None
@@ -114,11 +134,11 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "sample": sample is not None, "datasets": built, "languages": langs,
             "screening": {k: v for k, v in screening["datasets"].items()},
-            "translation_problems": len(problems), "missing_sources": missing,
+            "translation_problems": len(problems), "missing_sources": missing, "partial": losses,
         }
         write_json(tmp / MANIFEST, manifest)
         write_card(tmp, settings.name, configs, built, langs, screening, sample)
-    return BuildResult(Path(settings.out), configs, screening, problems, missing)
+    return BuildResult(out, configs, screening, problems, missing, losses, sources)
 
 
 def _write_config(folder: Path, task: str, records: Iterable[Record]) -> dict[str, int]:
@@ -171,17 +191,28 @@ def print_summary(result: BuildResult, console: Console) -> None:
         cells = [str(sum(result.configs.get(f"{ds}.{lang}", {}).values()) or "-") for lang in langs]
         table.add_row(ds, *cells)
     console.print(table)
-    screen = Table(title="Screening (items removed per rule)")
-    for col in ("dataset", "read", "kept", "incompleteness", "irrelevance", "disorganization"):
-        screen.add_column(col, justify="left" if col == "dataset" else "right")
-    for name, s in result.screening["datasets"].items():
-        screen.add_row(name, str(s["read"]), str(s["kept"]), *(str(s["by_rule"][r]) for r in
-                                                              ("incompleteness", "irrelevance", "disorganization")))
-    console.print(screen)
+    print_screening(result.screening, console)
     if result.translation_problems:
         first = result.translation_problems[0]
         console.print(f"[yellow]{len(result.translation_problems)} translation(s) not used "
                       f"(see {escape(str(result.out))}/screening/report.json); first: {escape(first.origin)}: "
                       f"{escape(first.reason)}[/]")
+    if result.partial:
+        console.print(f"[yellow]built with --allow-partial although {len(result.partial)} dataset(s) or split(s) lost "
+                      f"most of their rows: {escape('; '.join(result.partial))}[/]")
     if result.missing_sources:
-        console.print(f"[yellow]no source files for: {', '.join(result.missing_sources)}[/]")
+        console.print(missing_table([registry.get(m) for m in result.missing_sources], result.sources or Path("SOURCES")))
+
+
+def print_screening(screening: dict[str, Any], console: Console) -> None:
+    """Rows read, kept and removed per rule, per dataset (and per split where a dataset has several)."""
+    screen = Table(title="Screening (items removed per rule)")
+    for col in ("dataset", "read", "kept", "incompleteness", "irrelevance", "disorganization"):
+        screen.add_column(col, justify="left" if col == "dataset" else "right")
+    for name, s in screening["datasets"].items():
+        splits = s.get("splits", {})
+        rows = [(name, s)] + ([(f"  {name} ({split})", v) for split, v in splits.items()] if len(splits) > 1 else [])
+        for label, v in rows:
+            screen.add_row(label, str(v["read"]), str(v["kept"]), *(str(v["by_rule"][r]) for r in
+                                                                   ("incompleteness", "irrelevance", "disorganization")))
+    console.print(screen)

@@ -16,4 +16,7 @@ class BuildSettings:
     datasets: str = field(default="all", metadata={"help": "comma-separated dataset names, or 'all'"})
     languages: str = field(default="all", metadata={"help": "comma-separated language codes, or 'all'"})
     overwrite: bool = field(default=False, metadata={"help": "replace OUT if it exists (only once the new build is complete)"})
+    allow_partial: bool = field(default=False, metadata={
+        "help": "build even when a dataset (or split) ends with no rows or loses more than half of them to "
+                "incompleteness or disorganization (irrelevance, a removal by design, does not count)"})
     name: str = field(default="GlobMed", metadata={"help": "pretty name in the dataset card"})

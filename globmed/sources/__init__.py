@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 from ..errors import GlobmedError
 from ..records import Record
 from ..registry import DatasetSpec, matches
+from ._io import SchemaCheck
 from .layout import Located, SourceFile, locate
 
 Reader = Callable[[Path, DatasetSpec, str, str], Iterator[Record]]
@@ -47,14 +48,19 @@ def find_files(root: Path, spec: DatasetSpec) -> list[tuple[Path, str]]:
 
 
 def read_files(files: list[SourceFile], spec: DatasetSpec) -> Iterator[Record]:
-    """Every record of `files` (one dataset, or one of its official translations), in file order."""
+    """Every record of `files` (one dataset, or one of its official translations), in file order. A file
+    whose rows mostly lack a field the reader needs is an error (SchemaCheck), not a file of incomplete items."""
     read = get_reader(spec.reader)
+    hint = "the registry's params name this source's fields" if spec.params else ""
     for f in files:
         # a layout may carry its own reader settings (e.g. MedMCQA's Hub parquet counts cop from 0)
         file_spec = dataclasses.replace(spec, params={**spec.params, **f.pattern.params}) if f.pattern.params else spec
+        schema = SchemaCheck(f.rel, spec.reader, hint)
         for record in read(f.path, file_spec, f.split, f.rel):
+            schema.count(record.issues)
             if matches(spec.select, record.meta):
                 yield record
+        schema.check()
 
 
 def read_dataset(root: Path, spec: DatasetSpec, located: Located | None = None) -> Iterator[Record]:

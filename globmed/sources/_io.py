@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..errors import SourceError
 from ..records import Issue
@@ -102,15 +104,31 @@ def dig(obj: Any, dotted: str) -> Any:
     return obj
 
 
-class Fields:
-    """Reads fields of one raw item, collecting an Issue for each missing or ill-typed one."""
+@dataclass(frozen=True)
+class MissingField(Issue):
+    """A required source field that the raw item does not have (absent or null), with the fields it
+    does have: the schema check tells a file with other field names from a few incomplete rows."""
 
-    def __init__(self, obj: dict[str, Any]):
+    seen: tuple[str, ...] = ()
+
+
+class Fields:
+    """Reads fields of one raw item, collecting an Issue for each missing or ill-typed one.
+
+    Required fields read through `text`/`get` are what the schema check counts: a file where most
+    rows lack one is an error naming the fields expected and seen, not a screening entry per row.
+    `seen` names the fields the raw item has when `obj` is not the raw item itself (XML elements)."""
+
+    def __init__(self, obj: dict[str, Any], seen: Iterable[str] | None = None):
         self.obj = obj
+        self.seen = tuple(seen) if seen is not None else tuple(k for k, v in obj.items() if v is not None)
         self.issues: list[Issue] = []
 
     def text(self, name: str, required: bool = True) -> str | None:
         value = dig(self.obj, name)
+        if value is None and required:
+            self.missing(name, f"field '{name}' is missing or empty")
+            return None
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.issue("incompleteness", "missing_field", name, f"field '{name}' is missing or empty")
@@ -123,11 +141,43 @@ class Fields:
     def get(self, name: str, required: bool = True) -> Any:
         value = dig(self.obj, name)
         if value is None and required:
-            self.issue("incompleteness", "missing_field", name, f"field '{name}' is missing")
+            self.missing(name, f"field '{name}' is missing")
         return value
 
     def issue(self, rule: str, check: str, field: str, reason: str) -> None:
         self.issues.append(Issue(rule, check, field, reason))
+
+    def missing(self, name: str, reason: str) -> None:
+        self.issues.append(MissingField("incompleteness", "missing_field", name, reason, self.seen))
+
+
+class SchemaCheck:
+    """Counts, over one source file, the rows that lack each required field. Most rows lacking one
+    means the file is not in the shape the reader expects (other field names, another release):
+    `check()` then raises, naming the file, the fields expected and the fields the rows have."""
+
+    def __init__(self, display: str, reader: str, hint: str = ""):
+        self.display, self.reader, self.hint = display, reader, hint
+        self.rows = 0
+        self.lacking: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
+
+    def count(self, issues: Iterable[Issue]) -> None:
+        self.rows += 1
+        missing = [i for i in issues if isinstance(i, MissingField)]
+        for field in {i.field for i in missing}:
+            self.lacking[field] += 1
+        if missing:
+            self.seen.update(missing[0].seen)
+
+    def check(self) -> None:
+        mostly = sorted(f for f, n in self.lacking.items() if n * 2 > self.rows)
+        if not mostly:
+            return
+        counts = ", ".join(f"'{f}' ({self.lacking[f]} of {self.rows} rows)" for f in mostly)
+        seen = ", ".join(f"'{k}'" for k, _ in sorted(self.seen.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+        raise SourceError(self.display, f"most rows lack the field(s) the {self.reader} reader expects: {counts}; "
+                                        f"the rows have the fields {seen}" + (f" ({self.hint})" if self.hint else ""))
 
 
 def letter_for(index: int | None, count: int) -> str | None:

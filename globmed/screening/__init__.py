@@ -10,6 +10,8 @@ Rules (each removal names one of them, the check, the source field and a reason)
                    reused id), a broken option structure (empty, repeated or gapped options, more
                    options than the dataset has), malformed text (encoding damage, control characters).
 No item is dropped silently: everything removed is listed with rule, check, field and reason.
+The phrases by which a question presents a picture are data (images.yaml, per source language);
+`python benchmarks/image_screening.py` measures them on real labelled MedQA/MedMCQA items.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .records import Issue, MCQARecord, NLIRecord, Record, content_key, normalize_text
-from .registry import DatasetSpec, matches
-from .sources._io import dig
+from ..records import Issue, MCQARecord, NLIRecord, Record, content_key, normalize_text
+from ..registry import DatasetSpec, matches
+from ..sources._io import dig
+from . import images
 
 RULES = {
     "incompleteness": "missing question/options/answer/premise/hypothesis/reference answer, answer not among "
@@ -33,14 +36,6 @@ RULE_ORDER = {rule: i for i, rule in enumerate(RULES)}
 
 REQUIRED = {"mcqa": ("question", "options", "answer"), "nli": ("premise", "hypothesis", "label"),
             "lfqa": ("question", "answer")}
-# Phrases that show an item depends on a picture that the text-only benchmark cannot show.
-IMAGE_REFERENCE = re.compile(
-    r"\b(?:(?:shown|seen|depicted|illustrated)\s+(?:in|on)\s+the\s+(?:image|figure|photograph|picture)"
-    r"|see\s+(?:the\s+)?(?:image|figure|photograph)|(?:the|this)\s+(?:image|figure|photograph)\s+(?:below|above|shows)"
-    r"|observe\s+la\s+(?:imagen|figura|fotograf[ií]a)|(?:la|esta)\s+(?:imagen|figura|fotograf[ií]a)\s+(?:adjunta|muestra)"
-    r"|(?:imagen|figura)\s+adjunta)\b",
-    re.IGNORECASE,
-)
 MOJIBAKE = re.compile(r"Ã[\u0080-\u00bf]|â€|\ufffd")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -78,9 +73,13 @@ def check_answer(record: Record, spec: DatasetSpec) -> Iterator[Issue]:
 
 
 def check_image(record: Record, spec: DatasetSpec) -> Iterator[Issue]:
+    rule = images.load()
     for name, text in _texts(record):
-        if IMAGE_REFERENCE.search(text):
-            yield Issue("incompleteness", "needs_image", name, "the text refers to an image the item does not include")
+        found = rule.find(text, record.language) if name in rule.fields else None
+        if found:
+            phrase, words = found
+            yield Issue("incompleteness", "needs_image", name,
+                        f"the {name} presents a picture the item does not include ({phrase}: {words!r})")
             return
 
 
@@ -134,6 +133,8 @@ class Screener:
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
         self.read = self.kept = 0
+        self.read_by_split: Counter[str] = Counter()
+        self.kept_by_split: Counter[str] = Counter()
         self.removals: list[Removal] = []
         self._seen_content: dict[str, str] = {}
         self._seen_ids: dict[str, str] = {}
@@ -160,6 +161,7 @@ class Screener:
     def __call__(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
             self.read += 1
+            self.read_by_split[record.split] += 1
             found = self.problems(record)
             if found:
                 first = found[0]
@@ -168,13 +170,19 @@ class Screener:
                                              "; ".join([first.reason] + [f"{i.check}: {i.reason}" for i in found[1:]])))
             else:
                 self.kept += 1
+                self.kept_by_split[record.split] += 1
                 yield record
 
     def summary(self) -> dict[str, Any]:
         by_rule = Counter(r.rule for r in self.removals)
         by_check = Counter(f"{r.rule}/{r.check}" for r in self.removals)
+        by_split = Counter((r.split, r.rule) for r in self.removals)
+        splits = {split: {"read": n, "kept": self.kept_by_split[split],
+                          "by_rule": {rule: by_split.get((split, rule), 0) for rule in RULES}}
+                  for split, n in sorted(self.read_by_split.items())}
         return {"read": self.read, "kept": self.kept, "removed": len(self.removals),
-                "by_rule": {rule: by_rule.get(rule, 0) for rule in RULES}, "by_check": dict(sorted(by_check.items()))}
+                "by_rule": {rule: by_rule.get(rule, 0) for rule in RULES}, "by_check": dict(sorted(by_check.items())),
+                "splits": splits}
 
 
 def report(screeners: list[Screener]) -> dict[str, Any]:
