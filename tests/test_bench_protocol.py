@@ -143,3 +143,54 @@ def test_report_paper_and_identical_runs(openai_server, sample_data, tmp_path, c
     tests = json.loads((out / "report" / "tests.json").read_text())
     pooled = {(t["reference"], t["language"]) for t in tests if t["dataset"] == "all"}
     assert pooled == {("en", "es"), ("es", "en")}  # the two panels: MedQA's es against en, HeadQA's en against es
+
+
+@pytest.fixture
+def medexpqa_spanish(tmp_path, monkeypatch):
+    """The registry with MedExpQA's reference set to Spanish (its original, as the data issue makes it),
+    through GLOBMED_REGISTRY_PATH: the shipped entry is not edited here."""
+    from dataclasses import asdict
+
+    entry = {k: v for k, v in asdict(registry.get("medexpqa")).items() if k != "name" and v not in (None, (), {}, [])}
+    entry.update(files=list(entry["files"]), reference="es")
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump({"medexpqa": entry}), encoding="utf-8")
+    monkeypatch.setenv("GLOBMED_REGISTRY_PATH", str(path))
+    registry.reload()
+    yield
+    monkeypatch.delenv("GLOBMED_REGISTRY_PATH")
+    registry.reload()
+
+
+def test_two_panels_follow_the_registrys_reference_languages(medexpqa_spanish):
+    """Fig. 4's panels from hand-made correctness: English-reference MedQA; Spanish-reference HeadQA and
+    MedExpQA (from the registry). Each value is the pooled paired difference worked out here."""
+    from globmed.bench.plots import heatmap_panels
+    from globmed.bench.report import pooled_reference_tests
+
+    assert registry.get("medexpqa").reference_language == "es" == registry.get("headqa").reference_language
+    right, wrong = [True, True], [False, False]
+    cells = {  # item id -> correctness in 2 runs
+        ("medqa", "en"): {"a": right, "b": right, "c": right, "d": wrong},       # reference: 3/4
+        ("medqa", "es"): {"a": right, "b": wrong, "c": wrong, "d": wrong},       # 1/4
+        ("medqa", "sw"): {"a": right, "b": [True, False], "c": right, "d": wrong},  # (1 + .5 + 1 + 0) / 4
+        ("headqa", "es"): {"h1": right, "h2": wrong},                            # reference
+        ("headqa", "en"): {"h1": right, "h2": right},
+        ("headqa", "sw"): {"h1": wrong, "h2": wrong},
+        ("medexpqa", "es"): {"m1": right, "m2": right, "m3": wrong},             # reference
+        ("medexpqa", "en"): {"m1": right, "m2": wrong, "m3": wrong},
+        ("medexpqa", "sw"): {"m1": wrong, "m2": wrong, "m3": [False, True]},
+    }
+    rows = pooled_reference_tests("M", cells)
+    by = {(r["reference"], r["language"]): r for r in rows}
+    assert set(by) == {("en", "es"), ("en", "sw"), ("es", "en"), ("es", "sw")}  # en is never pooled with itself
+    assert by[("es", "en")]["datasets"] == "headqa,medexpqa" and by[("en", "sw")]["datasets"] == "medqa"
+    expected = {("en", "es"): (1 - 3) / 4, ("en", "sw"): (2.5 - 3) / 4,
+                ("es", "en"): ((2 + 1) - (1 + 2)) / 5, ("es", "sw"): ((0 + 0.5) - (1 + 2)) / 5}
+    for key, diff in expected.items():
+        assert by[key]["diff"] == pytest.approx(diff, abs=1e-12) and by[key]["n_items"] == (4 if key[0] == "en" else 5)
+    panels = heatmap_panels(rows)
+    assert [p["reference"] for p in panels] == ["en", "es"]
+    for p in panels:
+        for lang in p["languages"]:
+            assert p["diff"][0][p["languages"].index(lang)] == pytest.approx(100 * expected[(p["reference"], lang)])
