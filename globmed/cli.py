@@ -159,11 +159,13 @@ def bench_report(
     out: Path = typer.Argument(..., help="a results folder written by `globmed bench run`"),
     rescore: bool = typer.Option(False, help="re-score every answer from the request store first (no network)"),
     correction: str = typer.Option("holm", help="multiple-comparison correction: holm or bh"),
+    paper: bool = typer.Option(False, "--paper", help="each model the paper reports beside its headline figure: "
+                               "overall accuracy, the paper's, the gap (also OUT/report/paper.json)"),
 ) -> None:
     """Tables, statistics against the reference language and plots (written to OUT/report)."""
     from .bench.report import report
 
-    report(out, rescore=rescore, method=correction, console=console)
+    report(out, rescore=rescore, method=correction, console=console, paper=paper)
 
 
 @bench_app.command("compare")

@@ -70,6 +70,7 @@ def run(settings: DemoSettings, console: Console) -> None:
     results = workdir / "results"
     run_bench(BenchSettings(data=str(built), out=results, backend="transformers", model=str(model),
                             name="tiny-random (demo)", mode="loglik", runs=settings.runs, max_tokens_lfqa=24,
+                            datasets="all",  # the demo shows every task, long-form QA included
                             meta=["access=open-weight", "domain=general", "reasoning=false", "params_b=0.0003"]),
               console)
     report(results, console=console)

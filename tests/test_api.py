@@ -58,8 +58,10 @@ def test_list_datasets_and_languages_name_their_files(cli, tmp_path):
 
 
 def test_list_campaigns_and_recipes(cli):
-    (paper,) = listed(cli, "campaigns")
-    assert paper["name"] == "paper56" and paper["models"] == 56 and paper["file"].endswith("globmed/campaigns/paper56.yaml")
+    campaigns = {c["name"]: c for c in listed(cli, "campaigns")}
+    assert set(campaigns) == {p.stem for p in (ROOT / "globmed" / "campaigns").glob("*.yaml")}
+    paper = campaigns["paper56"]
+    assert paper["models"] == 56 and paper["file"].endswith("globmed/campaigns/paper56.yaml")
     recipes = {r["name"]: r for r in listed(cli, "recipes")}
     assert {"smoke", "qwen3-8b"} <= set(recipes)
     assert recipes["qwen3-8b"]["model"] == "Qwen/Qwen3-8B" and "Qwen3-8B" in recipes["qwen3-8b"]["description"]

@@ -147,6 +147,28 @@ def test_transformers_backend_generates(tiny_model, sample_data, tmp_path):
         assert resp.tokens_out == 4 and resp.finish_reason == "length" and resp.tokens_in > 20
 
 
+@pytest.mark.slow
+def test_transformers_backend_without_a_temperature_follows_the_generation_config(tiny_model):
+    """No temperature asked for (the bench default): the model's generation_config decides; when it samples,
+    each run's seed gives its own reproducible sample, and greedy (temperature 0) is one fixed output."""
+    backend = make_backend("transformers", str(tiny_model), device="cpu", batch_size=1)
+    messages = ({"role": "user", "content": "What treats scurvy?"},)
+    config = backend.lm.generation_config
+
+    async def go(b: Any) -> tuple[list[str], list[str]]:
+        async def say(**settings: Any) -> str:
+            return (await b.chat(Request(messages=messages, settings=GenerationSettings(max_tokens=12, **settings)))).text
+
+        config.do_sample = False
+        greedy = [await say(temperature=0.0), await say(temperature=None, seed=1), await say(temperature=None, seed=2)]
+        config.do_sample, config.top_k = True, 0
+        return greedy, [await say(temperature=None, seed=s) for s in (1, 2, 3, 1)]
+
+    greedy, samples = run_async(backend, go)
+    assert greedy[0] == greedy[1] == greedy[2]
+    assert samples[0] == samples[3] and len(set(samples[:3])) > 1  # seeded per run, different runs differ
+
+
 # -- anthropic and openai log-likelihood against the scripted server -----------------------------------------
 def test_anthropic_backend_against_messages_api(openai_server, sample_data, tmp_path):
     server = openai_server()
@@ -155,7 +177,7 @@ def test_anthropic_backend_against_messages_api(openai_server, sample_data, tmp_
     env = cli_env(tmp_path / "hf_home", GLOBMED_TEST_ANTHROPIC_KEY=key)
     res = run_cli(["bench", "run", "--data", sample_data, "--out", out, "--backend", "anthropic", "--base-url", server.url,
                    "--api-key-env", "GLOBMED_TEST_ANTHROPIC_KEY", "--model", "claude-test", "--datasets", "medqa,mednli",
-                   "--languages", "en,es", "--limit", "2", "--runs", "1", "--max-tokens", "16", "--no-progress"], env)
+                   "--languages", "en,es", "--limit", "2", "--runs", "1", "--max-tokens", "16", "--greedy", "--no-progress"], env)
     assert res.returncode == 0, str(res)
     calls = server.chat_requests()
     assert len(calls) == 8 and {r["path"] for r in calls} == {"/v1/messages"}
@@ -163,7 +185,7 @@ def test_anthropic_backend_against_messages_api(openai_server, sample_data, tmp_
     assert sent == [key] * len(calls)  # the key was used (x-api-key, or a bearer token in newer SDKs) ...
     body = calls[0]["json"]
     assert body["model"] == "claude-test" and body["max_tokens"] == 16 and body["system"]
-    assert body["temperature"] == 0.0  # sent in the body (anthropic>=1.0 has no temperature argument)
+    assert body["temperature"] == 0.0  # --greedy, sent in the body (anthropic>=1.0 has no temperature argument)
     assert [m["role"] for m in body["messages"]] == ["user"]  # the system prompt goes apart
     rows = load_results(out)
     assert all(r["errors"] == 0 and r["backend"] == "anthropic" and r["tokens_in"] > 0 for r in rows)

@@ -81,6 +81,7 @@ def test_campaign_runs_two_models_as_one_job(campaign_run, sample_data):
     assert len(server_a.chat_requests()) == n_requests and len(server_b.chat_requests()) == n_requests
     assert {r["json"]["model"] for r in server_a.chat_requests()} == {"scripted-a"}
     assert {r["json"]["seed"] for r in server_b.chat_requests()} == {7, 8}  # seed + run
+    assert not any("temperature" in r["json"] for r in server_a.chat_requests())  # independent samples
     assert all(r["headers"]["authorization"] == f"Bearer {key}" for r in server_a.chat_requests())
 
     rows = load_results(out)
@@ -100,8 +101,9 @@ def test_campaign_runs_two_models_as_one_job(campaign_run, sample_data):
         assert r["seed"] == 7 + r["run"] and r["data_revision"] == revision and r["data"] == str(sample_data)
         assert re.fullmatch(r"[0-9a-f]{16}", r["prompt_template_hash"])
         gen = json.loads(r["generation"])
-        assert gen["max_tokens"] == 32 and gen["temperature"] == 0.0
-        assert r["temperature"] == 0.0 and r["globmed_version"] and r["started"] and r["finished"]
+        assert gen["max_tokens"] == 32 and gen["temperature"] is None  # default: the model's own sampling
+        assert r["temperature"] is None and r["globmed_version"] and r["started"] and r["finished"]
+        assert r["decoding"] == "the model's own default sampling (no temperature sent); run r seeded 7 + r"
         assert r["base_url"] in (server_a.base_url, server_b.base_url) and r["errors"] == 0 and r["tokens_in"] > 0
     hashes = {(r["dataset"], r["language"]): r["prompt_template_hash"] for r in by_model["always-a"]}
     assert all(hashes[(r["dataset"], r["language"])] == r["prompt_template_hash"] for r in by_model["oracle"])

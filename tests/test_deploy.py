@@ -277,6 +277,6 @@ def test_space_reads_results_from_the_hub(hub):
             "print(len(r.reference_tests()), len(r.compare(r.model_names[0], r.model_names[1])))\n")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["6", "6", "1", "72", "84"]
+    assert out.stdout.split() == ["6", "6", "1", "132", "84"]  # 6 models x (11 languages vs en + 11 vs es)
     paths = [r["path"] for r in server.requests if "/resolve/" in r["path"]]
     assert any("/results/" in p for p in paths) and any("/details." in p for p in paths)

@@ -381,10 +381,56 @@ def test_heatmap_tests_are_the_bench_reports_pooled_tests():
     results._correctness = small
     ours = results.reference_tests("holm")
     theirs = [t for t in reference_tests(small, "holm") if t["dataset"] == "all"]
-    key = lambda t: (t["model"], t["language"])  # noqa: E731
-    assert sorted(map(key, ours)) == sorted(map(key, theirs)) and len(ours) == 2 * 4  # en is tested too (HEAD-QA: reference es)
+    key = lambda t: (t["model"], t["reference"], t["language"])  # noqa: E731
+    # two panels per model: es, sw, zu against English; en, sw, zu against Spanish (HEAD-QA)
+    assert sorted(map(key, ours)) == sorted(map(key, theirs)) and len(ours) == 2 * (3 + 3)
     by = {key(t): t for t in theirs}
     for t in ours:
         ref = by[key(t)]
         assert (t["n_items"], t["stars"]) == (ref["n_items"], ref["stars"])
         assert t["p_adj"] == pytest.approx(ref["p_adj"]) and t["diff"] == pytest.approx(ref["diff"])
+
+
+def test_heatmap_has_the_papers_two_panels_with_values_from_the_details():
+    """Fig. 4's two panels on the shipped sample results: English-reference datasets (no "en" column) and
+    Spanish-reference ones (HeadQA; "en" is a column), each value the pooled paired difference computed here
+    straight from the details parquet files."""
+    from globmed import registry
+    from globmed.bench.plots import heatmap_panels
+    from globmed.space.data import Results
+    from globmed.space.plots import significance_heatmap
+
+    model = MODELS[1]
+    results = Results([str(SAMPLE)])
+    panels = {p["reference"]: p for p in heatmap_panels([t for t in results.reference_tests("holm")
+                                                         if t["model"] == model])}
+    assert list(panels) == ["en", "es"]
+    assert "en" not in panels["en"]["languages"] and "es" in panels["en"]["languages"]
+    assert "es" not in panels["es"]["languages"] and "en" in panels["es"]["languages"]
+    assert panels["es"]["datasets"] == ",".join(sorted(d for d in _sample_datasets() if registry.get(d).reference_language == "es"))
+
+    def item_means(dataset: str, lang: str) -> dict[str, float]:
+        rows = [r for f in sorted((SAMPLE / f"details.{dataset}.{lang}").glob("*.parquet"))
+                for r in pq.read_table(f, columns=["model", "id", "correct", "error"]).to_pylist() if r["model"] == model]
+        runs: dict[str, list[Any]] = {}
+        for r in rows:
+            runs.setdefault(r["id"], []).append(None if r["error"] is not None else bool(r["correct"]))
+        return {i: sum(v) / len(v) for i, v in runs.items() if None not in v}
+
+    for ref, lang in (("en", "sw"), ("en", "es"), ("es", "en"), ("es", "zu")):
+        pairs = []
+        for dataset in _sample_datasets():
+            if registry.get(dataset).reference_language != ref:
+                continue
+            x, y = item_means(dataset, lang), item_means(dataset, ref)
+            pairs += [(x[i], y[i]) for i in x.keys() & y.keys()]
+        expected = 100 * (sum(a for a, _ in pairs) - sum(b for _, b in pairs)) / len(pairs)
+        p = panels[ref]
+        value = p["diff"][p["models"].index(model)][p["languages"].index(lang)]
+        assert value == pytest.approx(expected, abs=1e-9), (ref, lang)
+    path = significance_heatmap(results, [model])
+    assert path and Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _sample_datasets() -> list[str]:
+    return sorted({p.name.split(".")[1] for p in SAMPLE.glob("details.*")})

@@ -77,10 +77,15 @@ def rows(out: Path) -> list[dict[str, Any]]:
 
 def test_keeps_only_right_answers_translates_and_trains(openai_server, sample_data, items, tmp_path):
     server = openai_server(responder=teacher(items))
+    translator = openai_server(responder=make_responder())  # its own model and server, as in the paper (GPT-5)
     out = tmp_path / "distill"
     env = cli_env(tmp_path / "hf_home")
-    res = run_cli(distill_args(sample_data, out, server.base_url, "--concurrency", "8"), env)
+    translation = ["--translate-model", "translator", "--translate-base-url", translator.base_url]
+    res = run_cli(distill_args(sample_data, out, server.base_url, "--concurrency", "8", *translation), env)
     assert res.returncode == 0, str(res)
+    assert server.chat_requests() and all(stage_of(r["json"]["messages"]) == "unknown" for r in server.chat_requests())
+    assert translator.chat_requests() and {r["json"]["model"] for r in translator.chat_requests()} == {"translator"}
+    assert all(stage_of(r["json"]["messages"]) != "unknown" for r in translator.chat_requests())
     got = rows(out)
     right = {(v["dataset"], v["id"]) for v in items.values() if v["fate"] == "right"}
     assert {(r["dataset"], r["id"]) for r in got} == right  # exactly the traces with the gold answer
@@ -107,11 +112,14 @@ def test_keeps_only_right_answers_translates_and_trains(openai_server, sample_da
         assert "5 mg/dL" in assistant["content"]  # numbers and units survive translation
     assert set(report["trace_languages"]) == {r["language"] for r in got}
 
+    assert report["translator"] == {"backend": "openai", "model": "translator", "base_url": translator.base_url}
+
     # A rerun sends nothing at all: the teacher's answers and every translation stage are in the stores.
     server.reset()
-    again = run_cli(distill_args(sample_data, out, server.base_url, "--concurrency", "8"), env)
+    translator.reset()
+    again = run_cli(distill_args(sample_data, out, server.base_url, "--concurrency", "8", *translation), env)
     assert again.returncode == 0, str(again)
-    assert server.chat_requests() == []
+    assert server.chat_requests() == [] and translator.chat_requests() == []
     assert rows(out) == got
 
     # The dataset trains: `train sft --distill-data` reads it (prompt/completion; answer-only loss).
@@ -226,3 +234,10 @@ def _eval_id(out: Path) -> str:
     finally:
         db.close()
     return eid
+
+
+def test_the_translator_is_never_the_teacher_by_default(sample_data, tmp_path, cli):
+    """Translating needs a translator named on its own (the paper: GPT-5 translating gpt-oss-120B's traces)."""
+    res = cli(*distill_args(sample_data, tmp_path / "out", "http://127.0.0.1:9/v1"))
+    assert res.returncode != 0 and "--translate-model" in res.output and "GPT-5" in res.output
+    assert not (tmp_path / "out").exists()

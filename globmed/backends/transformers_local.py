@@ -224,14 +224,18 @@ class TransformersBackend(Backend):
         s = requests[0].settings
         ids, mask, _ = self._encode(prompts)
         kwargs: dict[str, Any] = {"max_new_tokens": s.max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
-        if s.temperature and s.temperature > 0:
-            kwargs.update(do_sample=True, temperature=s.temperature)
+        if s.temperature is None:  # none asked for: the model's generation_config decides (its recommended sampling)
+            sample = bool(self.lm.generation_config.do_sample)
+        else:
+            sample = s.temperature > 0
+            kwargs["do_sample"] = sample
+            if sample:
+                kwargs["temperature"] = s.temperature
+        if sample:
             if s.top_p is not None:
                 kwargs["top_p"] = s.top_p
             if s.seed is not None:
                 self._torch.manual_seed(s.seed)
-        else:
-            kwargs["do_sample"] = False
         if s.stop:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         gen = self.lm.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1]:]

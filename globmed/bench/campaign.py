@@ -1,15 +1,19 @@
 """Campaigns: many models as one resumable job, described in a YAML file.
 
-    defaults: {runs: 5, temperature: 0.0, generation: {max_tokens: 2048}}
+    defaults: {runs: 5, generation: {max_tokens: 2048}}
     models:
       - name: Qwen3-1.7B                      # display name (unique)
         backend: openai                        # openai | tgi | endpoint | anthropic | transformers
         model: Qwen/Qwen3-1.7B
         base_url: ${QWEN3_1_7B_URL}            # ${VAR} is read from the environment
-        generation: {chat_template_kwargs: {enable_thinking: false}}
+        temperature: 0.7                       # omitted: the run's decoding; null: never send one
+        generation: {chat_template_kwargs: {enable_thinking: false}, top_p: 0.8}
         options: {}                            # backend-specific (batch_size, timeout, revision, ...)
         price: {input: 0.1, output: 0.3}       # USD per 1M tokens, optional
         meta: {access: open-weight, domain: general, reasoning: false, params_b: 1.7}
+        group: Qwen                            # optional: the source paper's grouping
+        confirmed: true                        # optional: checked against the source paper
+        note: non-thinking mode, as in the paper  # optional: choices the source does not make
 
 The metadata travels into every results row, so the leaderboard and the paper's comparisons
 (general vs medical variant, reasoning vs not, size vs accuracy) need nothing else.
@@ -48,6 +52,8 @@ class ModelEntry:
     runs: int | None = None
     temperature: float | str | None = None  # None: the run's --temperature; "omit": send none
     confirmed: bool | None = None  # for lists reconstructed from a paper: checked against it or not
+    group: str | None = None  # the paper's grouping (proprietary, DeepSeek, ..., medical)
+    note: str | None = None  # choices the source does not make (which checkpoint, which setting), shown by --dry-run
 
 
 def _expand(value: Any, where: str) -> Any:

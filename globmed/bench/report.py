@@ -43,7 +43,8 @@ def load_correctness(out: Path) -> Correctness:
 
 def reference_tests(correct: Correctness, method: str = "holm") -> list[dict[str, Any]]:
     """Each language against its dataset's reference language, per model and dataset, plus pooled
-    over datasets per language ("all"): items pair across languages by id."""
+    over the datasets that share a reference language (dataset "all", one panel per reference
+    language, as the paper's Fig. 4): items pair across languages by id."""
     rows = []
     for model, cells in correct.items():
         for dataset in sorted({d for d, _ in cells}):
@@ -59,28 +60,41 @@ def reference_tests(correct: Correctness, method: str = "holm") -> list[dict[str
 
 def pooled_reference_tests(model: str, cells: dict[tuple[str, str], dict[str, list[bool | None]]],
                            method: str = "holm", order: list[str] | None = None) -> list[dict[str, Any]]:
-    """One model's languages against each dataset's reference language, pooled over datasets: an item
-    is (dataset, id) and pairs with the same item in the reference language. `order` sorts languages."""
-    pooled: dict[str, dict[str, list[bool | None]]] = defaultdict(dict)
+    """One model's languages against the reference language, pooled over the datasets that share it: the
+    paper's Fig. 4 has one panel for the English-reference datasets and one for the Spanish-reference ones
+    (HeadQA, and MedExpQA where its reference is Spanish), so English appears as a language compared with
+    Spanish originals, never pooled with its own reference cells. An item is (dataset, id) and pairs with
+    the same item in its dataset's reference language. Rows: dataset "all", ``reference`` (the panel),
+    ``datasets`` (those pooled); the correction family is one panel of one model. `order` sorts languages."""
+    panels: dict[str, dict[str, dict[str, list[bool | None]]]] = defaultdict(lambda: defaultdict(dict))
+    pooled_datasets: dict[str, set[str]] = defaultdict(set)
     for (dataset, lang), ids in cells.items():
         ref = registry.get(dataset).reference_language
         ref_ids = cells.get((dataset, ref))
         if lang == ref or ref_ids is None:
             continue
+        pooled = panels[ref]
         for item_id, runs in ids.items():
             if item_id in ref_ids:
                 pooled[lang][f"{dataset}/{item_id}"] = runs
-                pooled["reference"][f"{dataset}/{item_id}"] = ref_ids[item_id]
-    if len(pooled) <= 1:
-        return []
-    if order:
-        rank = {c: i for i, c in enumerate(order)}
-        pooled = dict(sorted(pooled.items(), key=lambda kv: rank.get(kv[0], -1)))
-    return [{"model": model, "dataset": "all", **row}
-            for row in compare_to_reference(pooled, reference="reference", method=method)]
+                pooled[ref][f"{dataset}/{item_id}"] = ref_ids[item_id]
+                pooled_datasets[ref].add(dataset)
+    rank = {c: i for i, c in enumerate(order or languages.codes())}
+    rows = []
+    for ref in sorted(panels, key=lambda c: rank.get(c, len(rank))):
+        pooled = dict(sorted(panels[ref].items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        if len(pooled) <= 1:
+            continue
+        datasets = ",".join(sorted(pooled_datasets[ref]))
+        rows += [{"model": model, "dataset": "all", "datasets": datasets, **row}
+                 for row in compare_to_reference(pooled, reference=ref, method=method)]
+    return rows
 
 
-def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None) -> Path:
+def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None,
+           paper: bool = False) -> Path:
+    """Tables, tests and figures into OUT/report; with `paper`, each model the paper reports beside its
+    headline figure (OUT/report/paper.json)."""
     console = console or Console()
     out = Path(out)
     if rescore:
@@ -92,18 +106,73 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     if len(cells) <= 40:  # the full table goes to report.md; the console gets it only when short
         console.print(_cells_table(cells))
     tests = reference_tests(correct, method)
-    console.print(_tests_table([t for t in tests if t["dataset"] == "all"],
-                               "Each language vs the reference language, pooled over datasets"))
+    for ref, rows in _panels(tests).items():
+        console.print(_tests_table(rows, f"Each language vs {_language_name(ref)}, pooled over the "
+                                         f"{ref}-reference datasets ({rows[0]['datasets']})"))
+    runs = runs_notes(results, tests)
+    for line in runs:
+        console.print(f"[yellow]{line}[/]")
     folder = out / "report"
     folder.mkdir(exist_ok=True)
     write_text(folder / "cells.json", json.dumps(cells, indent=1, default=str))
     write_text(folder / "tests.json", json.dumps(tests, indent=1, default=str))
+    against = None
+    if paper:
+        from .paper import compare_with_paper
+
+        against = compare_with_paper(results)
+        console.print(_paper_table(against))
+        write_text(folder / "paper.json", json.dumps(against, indent=1))
     from .plots import plot_all
 
     figures = plot_all(results, tests, folder)
-    write_text(folder / "report.md", _markdown(cells, tests, figures))
+    write_text(folder / "report.md", _markdown(cells, tests, figures, runs, against))
     console.print(f"report: {folder / 'report.md'} ({len(figures)} figures)")
     return folder
+
+
+def _panels(tests: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The pooled rows (dataset "all") per reference language, in table order."""
+    panels: dict[str, list[dict[str, Any]]] = {}
+    for t in tests:
+        if t["dataset"] == "all":
+            panels.setdefault(t["reference"], []).append(t)
+    return panels
+
+
+def _language_name(code: str) -> str:
+    return languages.get(code).name if code in languages.codes() else code
+
+
+def runs_notes(results: list[dict[str, Any]], tests: list[dict[str, Any]]) -> list[str]:
+    """A line per model whose runs came out identical on every item, saying what the report shows
+    instead, and per model with a single run; nothing when the runs vary (independent samples)."""
+    lines = []
+    for model in dict.fromkeys(r["model"] for r in results):
+        rows = [r for r in results if r["model"] == model]
+        runs = 1 + max(r["run"] for r in rows)
+        decoding = next((r.get("decoding") for r in rows if r.get("decoding")), None)
+        how = f" (decoding: {decoding})" if decoding else ""
+        cells = [t for t in tests if t["model"] == model and t["dataset"] != "all" and t["n_items"]]
+        if runs == 1:
+            lines.append(f"{model}: one run{how}: no SD across runs; the tests are exact McNemar tests on items.")
+        elif cells and all(t["runs_identical"] for t in cells):
+            lines.append(f"{model}: the {runs} runs are identical on every item{how}, so they are one sample: "
+                         "the SD across runs is 0 and the t-test across runs undefined; shown instead are the "
+                         "tests over items (Wilcoxon on one run's answers, a sign test) and the item bootstrap CIs.")
+    return lines
+
+
+def _paper_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Against the paper: overall accuracy % (NLI + MCQA, mean over dataset x language cells)")
+    for col in ("model", "paper name", "ours", "paper", "gap", "cells"):
+        table.add_column(col, justify="left" if col in ("model", "paper name") else "right")
+    for r in rows:
+        table.add_row(r["model"], r["paper_name"], f"{r['accuracy']:.2f}", f"{r['paper']:.2f}", f"{r['gap']:+.2f}",
+                      f"{r['cells']}/{r['of']}")
+    if not rows:
+        table.caption = "none of these models has a headline figure in the paper (names as in paper56.yaml)"
+    return table
 
 
 def summary_cells(correct: Correctness) -> list[dict[str, Any]]:
@@ -131,7 +200,7 @@ def _cells_table(cells: list[dict[str, Any]]) -> Table:
 
 
 def _tests_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title + f" ({rows[0]['test'] if rows else 'paired'} test, Holm-corrected)")
+    table = Table(title=title + f" ({rows[0]['test'] if rows else 'paired'} test, corrected)")
     for col in ("model", "language", "n", "acc", "ref acc", "diff", "p adj", ""):
         table.add_column(col, justify="left" if col in ("model", "language") else "right")
     for r in rows:
@@ -144,16 +213,27 @@ def _pct(x: Any) -> str:
     return "-" if x is None or x != x else f"{100 * x:.1f}"
 
 
-def _markdown(cells: list[dict[str, Any]], tests: list[dict[str, Any]], figures: list[Path]) -> str:
-    lines = ["# GlobMed-Bench report", "", "## Accuracy (mean +- SD over runs, 95% CI)", "",
+def _markdown(cells: list[dict[str, Any]], tests: list[dict[str, Any]], figures: list[Path], runs: list[str],
+              against: list[dict[str, Any]] | None) -> str:
+    lines = ["# GlobMed-Bench report", ""]
+    if runs:
+        lines += ["## Runs", ""] + [f"- {line}" for line in runs] + [""]
+    if against is not None:
+        lines += ["## Against the paper (overall accuracy %, NLI + MCQA, mean over dataset x language cells)", "",
+                  "| model | paper name | ours | paper | gap | cells |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['paper_name']} | {r['accuracy']:.2f} | {r['paper']:.2f} | {r['gap']:+.2f} | "
+                  f"{r['cells']}/{r['of']} |" for r in against] + [""]
+    lines += ["## Accuracy (mean +- SD over runs, 95% CI)", "",
              "| model | dataset | language | accuracy | CI |", "|---|---|---|---|---|"]
     for c in cells:
         lines.append(f"| {c['model']} | {c['dataset']} | {c['language']} | {100 * c['mean']:.1f} +- {100 * c['sd']:.1f} "
                      f"| [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] |")
-    lines += ["", "## Against the reference language (paired tests, Holm-corrected)", "",
-              "| model | dataset | language | n | acc | ref | diff | p adj | |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Against the reference language (paired tests, corrected p)", "",
+              "Rows with dataset `all` pool the datasets that share a reference language (one panel each).", "",
+              "| model | dataset | language | reference | n | acc | ref | diff | p adj | |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for t in tests:
-        lines.append(f"| {t['model']} | {t['dataset']} | {t['language']} | {t['n_items']} | {_pct(t['acc'])} | "
+        lines.append(f"| {t['model']} | {t['dataset']} | {t['language']} | {t['reference']} | {t['n_items']} | {_pct(t['acc'])} | "
                      f"{_pct(t['ref_acc'])} | {_pct(t['diff'])} | {t['p_adj']:.2g} | {t['stars']} |")
     lines += ["", "## Figures", ""] + [f"![{f.stem}]({f.name})" for f in figures]
     return "\n".join(lines) + "\n"

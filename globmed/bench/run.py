@@ -3,6 +3,13 @@
 For each model: every selected `<dataset>.<language>` config present in DATA, every item, every
 run (seeded `seed + run`). The plan (which request answers which item and run) is written to the
 store first, then only requests not yet answered are sent. Scoring reads the store alone.
+
+Defaults are the paper's protocol (globmed/bench/paper.yaml): its six NLI/MCQA benchmarks in every
+language, five runs. The runs are independent samples: no temperature is sent unless asked for, so
+each model samples at its own recommended settings (the API's default; vLLM/SGLang apply the model's
+generation_config.json) with seed `seed + run` where the API takes a seed. `--greedy` (temperature 0)
+gives deterministic runs instead; the results record which (`decoding`), and the report says when the
+runs came out identical.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ..io import atomic_path, write_json
 from ..runner import Job, RateLimiter, Store, execute, request_key
 from .campaign import ModelEntry, load_campaign
 from .data import Source, choose_split, load_items, open_source
+from .paper import bench_datasets
 from .tasks import get_task, prompt_hash, template_hash
 
 STORE = Path(".cache") / "requests.sqlite"
@@ -43,11 +51,17 @@ class BenchSettings:
     base_url: str | None = field(default=None, metadata={"help": "server URL (OpenAI-compatible, TGI)"})
     api_key_env: str | None = field(default=None, metadata={"help": "environment variable holding the API key"})
     revision: str | None = field(default=None, metadata={"help": "model revision to record (or load, locally)"})
-    datasets: str = field(default="all", metadata={"help": "comma-separated datasets, or all"})
+    datasets: str = field(default="paper", metadata={
+        "help": "comma-separated datasets; paper = the paper's six NLI/MCQA benchmarks (bionli, mednli, headqa, "
+                "medexpqa, medqa, mmlu_pro); all = every dataset (adds long-form QA, MedMCQA, PubMedQA)"})
     languages: str = field(default="all", metadata={"help": "comma-separated language codes, or all"})
     split: str = field(default="test", metadata={"help": "split to evaluate (falls back to validation, train)"})
     runs: int = field(default=5, metadata={"help": "independent runs per model x dataset x language"})
-    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (recorded)"})
+    temperature: float | None = field(default=None, metadata={
+        "help": "sampling temperature (recorded); default: none sent, so each model samples at its recommended "
+                "settings (independent runs)"})
+    greedy: bool = field(default=False, metadata={
+        "help": "greedy decoding (temperature 0) for every model whose API takes a temperature: the runs repeat"})
     top_p: float | None = field(default=None, metadata={"help": "nucleus sampling"})
     seed: int = field(default=0, metadata={"help": "base seed; run r uses seed + r where the backend allows"})
     max_tokens: int = field(default=512, metadata={"help": "max new tokens (MCQA/NLI)"})
@@ -121,8 +135,9 @@ def generation_for(entry: ModelEntry, settings: BenchSettings, task: str, run: i
     if task == "lfqa":  # free answers need their own (usually larger) budget
         max_tokens = lfqa_tokens
     temperature = _temperature(entry, settings)
+    top_p = gen.pop("top_p", settings.top_p)
     return GenerationSettings(
-        max_tokens=max_tokens, temperature=temperature, top_p=gen.pop("top_p", settings.top_p),
+        max_tokens=max_tokens, temperature=temperature, top_p=None if temperature == 0 else top_p,
         seed=settings.seed + run, stop=tuple(gen.pop("stop", ()) or ()),
         reasoning_effort=gen.pop("reasoning_effort", settings.reasoning_effort),
         chat_template_kwargs=ctk or None, token_param=gen.pop("token_param", "max_tokens"),
@@ -131,16 +146,36 @@ def generation_for(entry: ModelEntry, settings: BenchSettings, task: str, run: i
 
 
 def _temperature(entry: ModelEntry, settings: BenchSettings) -> float | None:
+    """None: no temperature is sent (the model's own sampling, or an API that takes none)."""
     if entry.temperature == "omit":
         return None
+    if settings.greedy:
+        return 0.0
     return float(entry.temperature) if entry.temperature is not None else settings.temperature
+
+
+def decoding(entry: ModelEntry, settings: BenchSettings, supports_loglik: bool, seeds: bool = True) -> str:
+    """How the runs were decoded, in words (recorded with the results; the report reads it)."""
+    temperature = _temperature(entry, settings)
+    if temperature == 0:
+        how = "greedy (temperature 0): deterministic, the runs repeat one another"
+    elif temperature is None:
+        how = ("the model's own default sampling (no temperature sent)" if entry.temperature != "omit" or not settings.greedy
+               else "the API's fixed sampling (it takes no temperature, so --greedy cannot apply)")
+    else:
+        how = f"sampling at temperature {temperature:g}"
+    if temperature != 0:
+        how += f"; run r seeded {settings.seed} + r" if seeds else "; unseeded (the API takes no seed)"
+    if settings.mode == "loglik" and supports_loglik:
+        how = "loglik scoring of the options (MCQA/NLI: deterministic, the runs repeat one another); generation: " + how
+    return how
 
 
 def plan_configs(source: Source, settings: BenchSettings, out: Path) -> list[ConfigPlan]:
     """The configs to evaluate, with their items (also cached in OUT so scoring needs no network)."""
     plans = []
     wanted_langs = languages.parse_languages(settings.languages)
-    for dataset in registry.parse_datasets(settings.datasets):
+    for dataset in bench_datasets(settings.datasets):
         for lang in wanted_langs:
             config = f"{dataset}.{lang}"
             if config not in source.configs:
@@ -153,6 +188,25 @@ def plan_configs(source: Source, settings: BenchSettings, out: Path) -> list[Con
         raise GlobmedError(f"{source.ref}: none of the selected configs exist (datasets={settings.datasets}, "
                            f"languages={settings.languages})")
     return plans
+
+
+def missing_configs(source: Source, settings: BenchSettings) -> dict[str, list[str]]:
+    """Selected dataset -> the selected languages DATA lacks (e.g. MedNLI, which may not be redistributed)."""
+    wanted_langs = languages.parse_languages(settings.languages)
+    missing = {d: [lang for lang in wanted_langs if f"{d}.{lang}" not in source.configs]
+               for d in bench_datasets(settings.datasets)}
+    return {d: langs for d, langs in missing.items() if langs}
+
+
+def report_missing(source: Source, missing: dict[str, list[str]], settings: BenchSettings, console: Console) -> None:
+    """One line per selected dataset that DATA lacks in some language: what is skipped and why it may be."""
+    wanted = languages.parse_languages(settings.languages)
+    for dataset, langs in missing.items():
+        spec = registry.get(dataset)
+        what = "not in DATA" if len(langs) == len(wanted) else f"not in DATA in {', '.join(langs)}"
+        why = (f" ({spec.title} may not be redistributed: build it from your own copy with `globmed data build`)"
+               if not spec.redistributable else "")
+        console.print(f"[yellow]{dataset}: {what}{why}; skipped[/] ({source.ref})")
 
 
 def items_cache(out: Path, revision: str, config: str, split: str) -> Path:
@@ -204,6 +258,8 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
     console = console or Console()
     out = Path(settings.out)
     source = open_source(settings.data)
+    missing = missing_configs(source, settings)
+    report_missing(source, missing, settings, console)
     plans = plan_configs(source, settings, out)
     entries = entries_from(settings)
     if settings.dry_run:
@@ -214,7 +270,7 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
     failed = 0
     try:
         for entry in entries:
-            failed += _evaluate(entry, settings, source, plans, store, manifest, out, console)
+            failed += _evaluate(entry, settings, source, plans, store, manifest, out, console, missing)
     finally:
         store.close()
     score(out)
@@ -226,7 +282,7 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
 
 
 def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans: list[ConfigPlan], store: Store,
-              manifest: dict[str, Any], out: Path, console: Console) -> int:
+              manifest: dict[str, Any], out: Path, console: Console, missing: dict[str, list[str]]) -> int:
     """Plan and run one model's requests; returns how many failed."""
     options = dict(entry.options)
     if entry.base_url:
@@ -245,6 +301,8 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
             "name": entry.name, "backend": entry.backend, "model": entry.model, "identity": identity,
             "meta": entry.meta, "price": entry.price, "mode": settings.mode, "runs": runs,
             "temperature": _temperature(entry, settings), "seed": settings.seed, "generation": asdict(generation_for(entry, settings, "mcqa", 0)),
+            "decoding": decoding(entry, settings, backend.supports_loglik, seeds=entry.backend != "anthropic"),
+            "missing_configs": missing, "note": entry.note,
             "data": source.ref, "data_revision": source.revision,
             "configs": [{"dataset": p.dataset, "language": p.language, "split": p.split, "items": len(p.items)} for p in plans],
             "template_hashes": {f"{p.dataset}.{p.language}": template_hash(languages.get(p.language), registry.get(p.dataset).task)
@@ -334,6 +392,9 @@ def dry_run(settings: BenchSettings, entries: list[ModelEntry], plans: list[Conf
             cost = f"{(tok_in * entry.price.get('input', 0) + tok_out * entry.price.get('output', 0)) / 1e6:,.2f}"
         table.add_row(entry.name, f"{n:,}", f"{tok_in:,}", f"{tok_out:,}", cost)
     console.print(table)
+    for entry in entries:
+        console.print(f"{entry.name}: {decoding(entry, settings, True, seeds=entry.backend != 'anthropic')}"
+                      + (f"; note: {entry.note}" if entry.note else ""))
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:

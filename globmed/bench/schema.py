@@ -27,6 +27,7 @@ RESULTS = Features({
     "run": INT, "mode": STRING, "split": STRING,
     "n": INT, "answered": INT, "correct": INT, "accuracy": FLOAT, "unparsed": INT, "errors": INT, "missing": INT,
     "unparsed_rate": FLOAT, "error_rate": FLOAT, "tokens_in": INT, "tokens_out": INT, "cost_usd": FLOAT,
+    "decoding": STRING,  # sampling (the model's own settings, seeded per run) or greedy
     "globmed_version": STRING, "backend": STRING, "model_id": STRING, "model_revision": STRING, "base_url": STRING,
     "prompt_template_hash": STRING, "generation": STRING, "temperature": FLOAT, "seed": INT, "data": STRING,
     "data_revision": STRING, "started": STRING, "finished": STRING,

@@ -142,7 +142,7 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
             "base_url": ev["identity"].get("base_url"),
             "prompt_template_hash": ev["template_hashes"].get(f"{cfg['dataset']}.{cfg['language']}"),
             "generation": json.dumps(ev["generation"], sort_keys=True, default=str),
-            "temperature": ev["temperature"], "seed": ev["seed"] + run, "data": ev["data"],
+            "temperature": ev["temperature"], "seed": ev["seed"] + run, "decoding": ev.get("decoding"), "data": ev["data"],
             "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
         }
         for metric in ("rouge1", "rougeL", "bleu1", "bertscore"):

@@ -11,7 +11,9 @@ Tests
     * Several runs: the primary test is the Wilcoxon signed-rank test on the per-item mean
       correctness across runs (``itemwise_wilcoxon``, ``zero_method="wilcox"``, scipy's
       ``method="auto"``: exact without ties, a permutation test for <= 13 items with ties,
-      normal approximation with tie correction otherwise). Rationale: the conclusion is about
+      normal approximation with tie correction otherwise), computed from the integer counts of
+      correct runs so that equal differences tie exactly (float means do not: 0.6 - 0.4 !=
+      0.4 - 0.2). Rationale: the conclusion is about
       the population of items, so the item is the unit of replication; averaging the runs per
       item keeps the 5 correlated answers of one item together; item means are bounded and
       discrete (0, 0.2, ..., 1), so a rank test is safer than a t-test on them. The paired
@@ -22,6 +24,13 @@ Tests
       a note instead of scipy's inf/0).
     * Effect size: the difference in accuracy with a paired percentile bootstrap CI over items
       (``paired_bootstrap``, seeded), so every row carries a CI and not just a p-value.
+    * Identical runs (greedy decoding, loglik scoring): when every item got the same verdict in
+      every run on both sides, the row says so (``runs_identical``, ``note``): the runs are one
+      sample, the Wilcoxon on item means is then a sign test on one run's answers, and the SD
+      and the t-test across runs carry no information.
+
+``benchmarks/stats_check.py`` compares these tests with scipy (and an integer binomial) on
+hundreds of random cells.
 
 Multiple comparisons
     ``adjust`` applies Holm's step-down (family-wise error; default) or Benjamini-Hochberg
@@ -68,11 +77,11 @@ def _isnan(x: Any) -> bool:
 
 
 def stars(p: float) -> str:
-    """The paper's notation: ``****`` p<0.0001, ``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05,
+    """The paper's notation: ``***`` p<0.001, ``**`` p<0.01, ``*`` p<0.05,
     ``ns`` otherwise; ``""`` for nan/None (not tested)."""
     if _isnan(p):
         return ""
-    for threshold, mark in ((0.0001, "****"), (0.001, "***"), (0.01, "**"), (0.05, "*")):
+    for threshold, mark in ((0.001, "***"), (0.01, "**"), (0.05, "*")):
         if p < threshold:
             return mark
     return "ns"
@@ -118,25 +127,63 @@ def paired_runs_test(acc_a: Sequence[float], acc_b: Sequence[float]) -> dict[str
     return {"t": float(res.statistic), "p": float(res.pvalue), "mean_diff": mean_diff, "note": ""}
 
 
-def itemwise_wilcoxon(a_item_means: Sequence[float], b_item_means: Sequence[float]) -> dict[str, Any]:
-    """Wilcoxon signed-rank test on paired per-item mean correctness (``scipy.stats.wilcoxon``).
+def itemwise_wilcoxon(a_correct: Sequence[int], b_correct: Sequence[int], runs_a: int = 1,
+                      runs_b: int | None = None) -> dict[str, Any]:
+    """Wilcoxon signed-rank test on paired per-item mean correctness, from integer run counts.
 
-    ``zero_method="wilcox"`` (items with equal means are dropped); ``n_nonzero`` reports how many
-    items remain. All differences zero -> ``statistic = 0.0, p = 1.0``; no items -> nan.
+    ``a_correct[i]`` / ``b_correct[i]``: how many of item i's ``runs_a`` / ``runs_b`` runs were
+    correct (``runs_b`` defaults to ``runs_a``). The test runs on the exact per-item differences of
+    the means, scaled to integers: ``a_correct * runs_b - b_correct * runs_a`` (the signed-rank test
+    is scale-invariant). Item means as floats would not do: 0.6 - 0.4 and 0.4 - 0.2 differ in the
+    last bit, so ties would be broken by rounding and scipy would pick the test for untied data.
+
+    The result is ``scipy.stats.wilcoxon(d, zero_method="wilcox", method="auto")`` on those
+    differences. For its exhaustive permutation branch (at most 13 items with ties or zeros) the
+    same p-value is computed from the exact null distribution by counting subsets of the
+    (doubled, hence integer) midranks, instead of scipy's 2**n evaluations of the statistic
+    (seconds per cell). ``n_nonzero`` reports the items with a nonzero difference. All
+    differences zero -> ``statistic = 0.0, p = 1.0``; no items -> nan.
     """
-    if len(a_item_means) != len(b_item_means):
-        raise ValueError(f"paired vectors differ in length: {len(a_item_means)} vs {len(b_item_means)}")
-    x = np.asarray(a_item_means, dtype=float)
-    y = np.asarray(b_item_means, dtype=float)
+    runs_b = runs_a if runs_b is None else runs_b
+    if len(a_correct) != len(b_correct):
+        raise ValueError(f"paired vectors differ in length: {len(a_correct)} vs {len(b_correct)}")
+    x, y = _counts(a_correct, runs_a), _counts(b_correct, runs_b)
     if x.size == 0:
         return {"statistic": NAN, "p": NAN, "n_nonzero": 0}
-    d = x - y
-    d[np.abs(d) < 1e-12] = 0.0  # run averages like 0.6 - 0.4 vs 0.2 must not differ by rounding
+    d = x * runs_b - y * runs_a
     n_nonzero = int(np.count_nonzero(d))
     if n_nonzero == 0:
         return {"statistic": 0.0, "p": 1.0, "n_nonzero": 0}
-    res = stats.wilcoxon(d, zero_method="wilcox", method="auto")
+    nonzero = d[d != 0]
+    ties = np.unique(np.abs(nonzero)).size < nonzero.size
+    if d.size <= 13 and (ties or n_nonzero < d.size):  # scipy's "auto" picks the permutation test
+        statistic, p = _signed_rank_exact(nonzero)
+        return {"statistic": statistic, "p": p, "n_nonzero": n_nonzero}
+    res = stats.wilcoxon(d.astype(float), zero_method="wilcox", method="auto")
     return {"statistic": float(res.statistic), "p": float(res.pvalue), "n_nonzero": n_nonzero}
+
+
+def _counts(correct: Sequence[int], runs: int) -> np.ndarray:
+    c = np.asarray(correct)
+    if c.size and (not np.issubdtype(c.dtype, np.integer) or c.min() < 0 or c.max() > runs):
+        raise ValueError(f"correct-run counts must be integers in [0, {runs}]")
+    return c.astype(np.int64)
+
+
+def _signed_rank_exact(d: np.ndarray) -> tuple[float, float]:
+    """Two-sided exact p of the signed-rank statistic over all 2**n sign flips of nonzero ``d``
+    (scipy.stats.permutation_test's definition: 2 * min(P(T+ <= t), P(T+ >= t)), clipped at 1),
+    and scipy's reported statistic min(T+, T-). Midranks are halves, so doubled they are integers
+    and the null distribution is a vector of subset counts (exact, no float comparison)."""
+    ranks2 = np.rint(2 * stats.rankdata(np.abs(d))).astype(np.int64)
+    counts = np.zeros(int(ranks2.sum()) + 1, dtype=np.int64)
+    counts[0] = 1
+    for r in ranks2:  # each item adds its rank to T+ (positive sign) or not
+        counts[r:] = counts[r:] + counts[:-r]
+    observed = int(ranks2[d > 0].sum())
+    total = float(counts.sum())  # 2 ** len(d)
+    p = 2 * min(counts[: observed + 1].sum() / total, counts[observed:].sum() / total)
+    return min(observed, int(ranks2.sum()) - observed) / 2, float(min(1.0, p))
 
 
 def paired_bootstrap(
@@ -210,8 +257,8 @@ def adjust(pvalues: Sequence[float], method: str = "holm") -> list[float]:
 
 
 def _matrix(per_item: PerItem, ids: list[str]) -> np.ndarray:
-    """items x runs 0/1 matrix for ``ids`` (all known to have no None)."""
-    return np.asarray([[1.0 if v else 0.0 for v in per_item[i]] for i in ids], dtype=float).reshape(len(ids), -1)
+    """items x runs 0/1 integer matrix for ``ids`` (all known to have no None)."""
+    return np.asarray([[1 if v else 0 for v in per_item[i]] for i in ids], dtype=np.int64).reshape(len(ids), -1)
 
 
 def _runs(per_item: PerItem, where: str) -> int:
@@ -227,8 +274,22 @@ def _aligned_ids(x: PerItem, y: PerItem) -> list[str]:
                   if len(x[i]) and len(y[i]) and None not in x[i] and None not in y[i])
 
 
+def runs_identical(m: np.ndarray) -> bool:
+    """Whether every item got the same verdict in every run (items x runs matrix; several runs)."""
+    return m.shape[1] > 1 and bool(np.all(m == m[:, :1]))
+
+
+IDENTICAL_NOTE = ("runs identical on every item (deterministic decoding: greedy or loglik): the runs are one "
+                  "sample, so the test is on items (Wilcoxon on one run's answers, i.e. a sign test), the SD "
+                  "across runs is 0 and the t-test across runs is undefined")
+
+
 def _compare(x: PerItem, y: PerItem, where: str, n_boot: int, seed: int) -> dict[str, Any]:
-    """Paired comparison of side x against side y (differences are x - y)."""
+    """Paired comparison of side x against side y (differences are x - y).
+
+    Everything is computed from integer counts: per item, correct runs ``cx`` of ``rx`` and ``cy``
+    of ``ry``; the exact difference of the item means is ``(cx * ry - cy * rx) / (rx * ry)``, one
+    division of an integer, so equal fractions give equal floats."""
     runs_x, runs_y = _runs(x, where + " (first side)"), _runs(y, where + " (second side)")
     ids = _aligned_ids(x, y)
     single = runs_x <= 1 and runs_y <= 1
@@ -236,27 +297,37 @@ def _compare(x: PerItem, y: PerItem, where: str, n_boot: int, seed: int) -> dict
         "n_items": len(ids), "runs": runs_x if runs_x == runs_y else (runs_x, runs_y),
         "acc_x": NAN, "acc_y": NAN, "diff": NAN, "diff_ci_low": NAN, "diff_ci_high": NAN,
         "test": "mcnemar-exact" if single else "wilcoxon-items", "p": NAN,
-        "n01": None, "n10": None, "wilcoxon_stat": None, "t_runs": None, "p_runs": None, "note": "",
+        "n01": None, "n10": None, "wilcoxon_stat": None, "t_runs": None, "p_runs": None,
+        "runs_identical": False, "note": "",
     }
     if not ids:
         row["note"] = "no aligned items (no shared ids without errors)"
         return row
     mx, my = _matrix(x, ids), _matrix(y, ids)
-    ix, iy = mx.mean(axis=1), my.mean(axis=1)  # per-item mean correctness
-    boot = paired_bootstrap(ix, iy, n_boot=n_boot, seed=seed)
-    row.update(acc_x=float(ix.mean()), acc_y=float(iy.mean()), diff=boot["diff"],
-               diff_ci_low=boot["ci_low"], diff_ci_high=boot["ci_high"])
+    cx, cy = mx.sum(axis=1), my.sum(axis=1)  # correct runs per item
+    d = (cx * runs_y - cy * runs_x) / (runs_x * runs_y)  # exact per-item difference of the means
+    boot = paired_bootstrap(d, np.zeros_like(d), n_boot=n_boot, seed=seed)
+    row.update(acc_x=float(cx.sum() / (len(ids) * runs_x)), acc_y=float(cy.sum() / (len(ids) * runs_y)),
+               diff=boot["diff"], diff_ci_low=boot["ci_low"], diff_ci_high=boot["ci_high"])
     if single:
         mc = mcnemar_exact(mx[:, 0].astype(bool), my[:, 0].astype(bool))
         row.update(p=mc["p"], n01=mc["n01"], n10=mc["n10"])
         return row
-    wx = itemwise_wilcoxon(ix, iy)
+    wx = itemwise_wilcoxon(cx, cy, runs_x, runs_y)
     row.update(p=wx["p"], wilcoxon_stat=wx["statistic"])
+    notes = []
     if runs_x == runs_y:
-        tt = paired_runs_test(mx.mean(axis=0), my.mean(axis=0))
-        row.update(t_runs=tt["t"], p_runs=tt["p"], note=tt["note"])
+        # run accuracies from integer counts on the aligned items: run r of x against run r of y
+        tt = paired_runs_test(mx.sum(axis=0) / len(ids), my.sum(axis=0) / len(ids))
+        row.update(t_runs=tt["t"], p_runs=tt["p"])
+        notes.append(tt["note"])
     else:
-        row.update(t_runs=NAN, p_runs=NAN, note=f"different run counts ({runs_x} vs {runs_y}): no paired t-test across runs")
+        row.update(t_runs=NAN, p_runs=NAN)
+        notes.append(f"different run counts ({runs_x} vs {runs_y}): no paired t-test across runs")
+    if (runs_x == 1 or runs_identical(mx)) and (runs_y == 1 or runs_identical(my)):
+        row["runs_identical"] = True
+        notes = [IDENTICAL_NOTE]
+    row["note"] = "; ".join(n for n in notes if n)
     return row
 
 
@@ -286,7 +357,8 @@ def compare_to_reference(
     for single runs, else ``"wilcoxon-items"``), ``p`` (that test), ``p_adj`` (``method`` over the
     rows of this call), ``stars`` (from ``p_adj``), ``n01, n10`` (McNemar discordant counts:
     language wrong/reference right and the reverse; single runs only), ``wilcoxon_stat``,
-    ``t_runs, p_runs`` (secondary paired t-test across runs; several runs only), ``note``.
+    ``t_runs, p_runs`` (secondary paired t-test across runs; several runs only),
+    ``runs_identical`` (every item got the same verdict in every run on both sides), ``note``.
     """
     if reference not in items:
         raise ValueError(f"reference language {reference!r} not in the results ({', '.join(items)})")
@@ -301,7 +373,7 @@ def compare_to_reference(
             "diff_ci_low": r["diff_ci_low"], "diff_ci_high": r["diff_ci_high"],
             "test": r["test"], "p": r["p"], "n01": r["n01"], "n10": r["n10"],
             "wilcoxon_stat": r["wilcoxon_stat"], "t_runs": r["t_runs"], "p_runs": r["p_runs"],
-            "note": r["note"],
+            "runs_identical": r["runs_identical"], "note": r["note"],
         })
     return _finish(rows, method)
 
@@ -320,7 +392,7 @@ def compare_models(
     on one side gives ``n_items = 0`` and nan p, so gaps stay visible). Row fields: ``key``,
     ``dataset`` and ``language`` (when the key is a 2-tuple, else None), ``n_items, runs,
     acc_a, acc_b, diff`` (acc_a - acc_b), ``diff_ci_low, diff_ci_high, test, p, p_adj, stars,
-    n01`` (A wrong, B right), ``n10, wilcoxon_stat, t_runs, p_runs, note``. ``p_adj`` corrects over
+    n01`` (A wrong, B right), ``n10, wilcoxon_stat, t_runs, p_runs, runs_identical, note``. ``p_adj`` corrects over
     all rows of this call.
     """
     keys = list(a.keys()) + [k for k in b.keys() if k not in a]
@@ -336,6 +408,6 @@ def compare_models(
             "diff": r["diff"], "diff_ci_low": r["diff_ci_low"], "diff_ci_high": r["diff_ci_high"],
             "test": r["test"], "p": r["p"], "n01": r["n01"], "n10": r["n10"],
             "wilcoxon_stat": r["wilcoxon_stat"], "t_runs": r["t_runs"], "p_runs": r["p_runs"],
-            "note": r["note"],
+            "runs_identical": r["runs_identical"], "note": r["note"],
         })
     return _finish(rows, method)

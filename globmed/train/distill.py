@@ -14,6 +14,8 @@
    structure check), run on them as long-form records (the item as the question, the trace as the
    answer), crash-safe like the rest; a trace whose translation fails keeps its English text (counted
    in the report). Without globmed.translate (or with --translate no) the English traces are kept.
+   The translator is its own model (--translate-model, needed unless --translate no), never the teacher
+   by default: the paper had gpt-oss-120B write the traces and GPT-5 translate them.
 
 Teacher calls go through the bench's runner (globmed.runner.execute) and its SQLite store: every
 response is committed as it arrives, so after a crash or kill -9 a rerun sends no request that was
@@ -156,9 +158,9 @@ def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_l
                 answer=trace, meta={"kind": "distillation-trace"}).to_json(), ensure_ascii=False) + "\n"
                 for inst, trace, question in items), encoding="utf-8")
         translate(TranslateSettings(
-            data=records, out=work, languages=lang, backend=settings.translate_backend or settings.backend,
-            model=settings.translate_model or settings.model, base_url=settings.translate_base_url or settings.base_url,
-            api_key_env=settings.translate_api_key_env or settings.api_key_env, dictionary=settings.translate_dictionary,
+            data=records, out=work, languages=lang, backend=settings.translate_backend, model=settings.translate_model,
+            base_url=settings.translate_base_url, api_key_env=settings.translate_api_key_env,
+            temperature=settings.translate_temperature, dictionary=settings.translate_dictionary,
             max_tokens=settings.max_tokens, concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm,
             max_retries=settings.max_retries, progress=settings.progress), console)
         for path in sorted(work.glob(f"*/{lang}.jsonl")):
@@ -271,6 +273,8 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
         "translation": ("translated with globmed.translate (a failed translation keeps the English trace)"
                         if translating else "none: globmed.translate is not installed, the English traces are kept"
                         if settings.translate == "auto" else "off (--translate no): the English traces are kept"),
+        "translator": {"backend": settings.translate_backend, "model": settings.translate_model,
+                       "base_url": settings.translate_base_url} if translating else None,
         "translation_counts": {lang: dict(c) for lang, c in translation_counts.items()},
         "trace_languages": dict(Counter(r["trace_language"] for r in rows)),
         "conversations": len(rows), "language_mix": mix,

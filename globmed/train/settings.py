@@ -168,10 +168,18 @@ class DistillSettings(DataSettings):
     translate: str = field(default="auto", metadata={
         "help": "translate the kept traces into their target languages with globmed.translate: auto (when it is "
                 "installed) | no (keep the English traces)"})
-    translate_backend: str | None = field(default=None, metadata={"help": "translation backend (default: the teacher's)"})
-    translate_model: str | None = field(default=None, metadata={"help": "translation model (default: the teacher)"})
-    translate_base_url: str | None = field(default=None, metadata={"help": "translation server URL (default: the teacher's)"})
-    translate_api_key_env: str | None = field(default=None, metadata={"help": "translation API key variable"})
+    # The translator is its own model, not the teacher's: the paper had gpt-oss-120B write the traces and
+    # GPT-5 translate them (--translate-backend openai --translate-model gpt-5).
+    translate_backend: str = field(default="openai", metadata={
+        "help": "translator backend: openai | tgi | endpoint | anthropic | transformers"})
+    translate_model: str | None = field(default=None, metadata={
+        "help": "translator model, needed unless --translate no (the paper: gpt-5)"})
+    translate_base_url: str | None = field(default=None, metadata={
+        "help": "translator server URL (default: the backend's own API, e.g. OpenAI's)"})
+    translate_api_key_env: str | None = field(default=None, metadata={
+        "help": "environment variable holding the translator's API key (default: the backend's, e.g. OPENAI_API_KEY)"})
+    translate_temperature: float | None = field(default=None, metadata={
+        "help": "translator temperature (default: none sent; GPT-5 accepts only its own)"})
     translate_dictionary: list[Path] = field(default_factory=list, metadata={
         "help": "medical dictionaries for the translation glossary (see `globmed translate --help`)"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
@@ -182,3 +190,6 @@ class DistillSettings(DataSettings):
             raise ValueError("give the teacher with --model (and --backend / --base-url)")
         if self.translate not in ("auto", "no"):
             raise ValueError("--translate must be auto or no")
+        if self.translate != "no" and not self.translate_model:
+            raise ValueError("give the translator with --translate-model (the paper: GPT-5, i.e. --translate-backend "
+                             "openai --translate-model gpt-5), or --translate no to keep the English traces")
