@@ -41,8 +41,10 @@ def main() -> None:
     ap.add_argument("--per-dataset", type=int, default=1, help="items per dataset and language")
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core machine)")
     args = ap.parse_args()
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.time()
     tok = AutoTokenizer.from_pretrained(args.gguf.parent, gguf_file=args.gguf.name)
