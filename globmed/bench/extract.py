@@ -167,10 +167,21 @@ def _statements(text: str, p: Patterns) -> list[_Statement]:
         if letter in p.letter_words and not (m.group("open") or m.group("ctx")
                                              or p.copula_next.match(text, m.end("letter"))):
             continue  # "A correct diagnosis needs..." is no answer; "A is correct" is
-        others = {x for x in _STANDALONE.findall(tail) if x not in p.letter_words} | set(_BRACKETED.findall(tail))
-        negative = bool(p.negation.search(tail) or p.negation_after.match(text, m.end()))
-        out.append(_Statement(m.start("letter"), None if others else letter, False, negative and not others))
-    return sorted(out, key=lambda s: s.pos)
+        at = m.start("letter")
+        if p.conflict_before.search(text, max(0, at - 16), at - bool(m.group("open"))):  # "C or D is correct"
+            out.append(_Statement(at, None, False))
+            continue
+        out.append(_Statement(at, letter, False, _negated(m, text, p)))
+    # a letter is ruled out wherever it stands ("..., but C is not correct"): that can only unparse
+    for m in p.letter_verdict.finditer(text):
+        if _negated(m, text, p) and not _question(text, m.end()):
+            out.append(_Statement(m.start("letter"), m.group("letter"), False, True))
+    return sorted(set(out), key=lambda s: s.pos)
+
+
+def _negated(m: re.Match, text: str, p: Patterns) -> bool:
+    """Whether a letter's verdict is negated: a negation in between, or one right after it."""
+    return bool(p.negation.search(m.group("tail")) or p.negation_after.match(text, m.end()))
 
 
 def _decide(statements: list[_Statement], n: int) -> tuple[bool, str | None]:
@@ -202,10 +213,11 @@ def _option_letter(text: str, p: Patterns) -> tuple[bool, str | None]:
 def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     n = min(len(options), len(LETTERS)) or len(LETTERS)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if _LETTER_LIST.fullmatch(lines[-1]):  # a final line listing letters ("B, D"): a conflict
-        return None
     # 1. statements: answer phrases, boxes, choices, conclusions; then letters given a verdict
     statements = _statements(text, p)
+    last_line = text.rstrip().rfind("\n") + 1
+    if _LETTER_LIST.fullmatch(lines[-1]) and not any(s.strong and s.pos >= last_line for s in statements):
+        return None  # a final line listing letters ("B, D"), not one answering ("I chose C"): a conflict
     found, last = _decide(statements, n)
     if found:
         return last

@@ -41,7 +41,12 @@ TERMINAL = re.compile(rf"[ \t]*(?:[.,;:!?。、．\-–—{CLOSERS}]|\n|$|[^\x00
 WORD_END = rf"(?=(?-i:[A-J])(?![{LATIN}])|(?!\w))"  # a word ends here, or a capital is glued on
 NEGATED = r"(?:[ \t]+[\w'’-]+)?[ \t-]*$"  # after a negation word: one more word at most
 CLAUSE_END = "[.;!?。！？\n,，、]"
-TAIL = rf"[^.;!?。！？\n,，、]{{0,48}}?"  # from a letter to its verdict, within one clause
+
+
+def tail(stop_letters: str) -> str:
+    """From a letter to its verdict: within one clause, and up to another letter (which starts its own)."""
+    other = rf"(?<![{LATIN}'’])(?-i:[{stop_letters}])(?![{LATIN}'’])" if stop_letters else "(?!)"
+    return rf"(?:(?!{other})[^.;!?。！？\n,，、]){{0,48}}?"
 
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _ACCENTED_CAPS = {
@@ -93,9 +98,11 @@ class Patterns:
     anchored_letter: re.Pattern  # answer phrase / box / choice verb ... letter
     concluded_letter: re.Pattern  # conclusion marker ... letter, ending its sentence
     verdict_letter: re.Pattern  # letter ... verdict (groups: ctx, open, letter, tail, verdict)
+    letter_verdict: re.Pattern  # the same anywhere, without a context: to find letters ruled out
     copula_next: re.Pattern  # a copula right after a letter ("A is correct")
     option_letter: re.Pattern
     letter_conflict: re.Pattern
+    conflict_before: re.Pattern  # "C or [la] " right before a letter
     negation: re.Pattern  # anywhere in a letter's tail
     negation_after: re.Pattern  # right after a verdict
     anchored_label: re.Pattern
@@ -110,20 +117,28 @@ def _words(tables: list, field: str) -> set[str]:
     return {key(w) for t in tables for w in t.extraction.get(field) or []}
 
 
-@lru_cache(maxsize=None)
 def all_label_words() -> dict[str, str]:
     """Every language's NLI label words -> canonical label, less the words two languages disagree on."""
+    return _all_label_words(tuple(languages.codes()))
+
+
+@lru_cache(maxsize=None)
+def _all_label_words(codes: tuple[str, ...]) -> dict[str, str]:
     seen: dict[str, set[str]] = {}
-    for lang in languages.all_languages():
+    for lang in map(languages.get, codes):
         for canonical, words in lang.nli["labels"].items():
             for w in [*words, canonical]:
                 seen.setdefault(key(w), set()).add(canonical)
     return {w: next(iter(labels)) for w, labels in seen.items() if len(labels) == 1}
 
 
-@lru_cache(maxsize=None)
 def patterns(code: str) -> Patterns:
-    """Regexes for one language (its table merged with English's), compiled once."""
+    """Regexes for one language (its table merged with English's), compiled once per set of tables."""
+    return _patterns(code, tuple(languages.codes()))
+
+
+@lru_cache(maxsize=None)
+def _patterns(code: str, codes: tuple[str, ...]) -> Patterns:
     lang, en = languages.get(code), languages.get("en")
     tables = [lang] if lang.code == "en" else [lang, en]
     spaced = not lang.char_tokenized
@@ -153,7 +168,9 @@ def patterns(code: str) -> Patterns:
     if lang.script != "Latn":
         clause_start = rf"(?:{clause_start}|(?<![{LATIN}0-9])(?<![{LATIN}0-9][ \t]))"
     ctx = (rf"(?:(?P<ctx>{head}|(?<=\w[ \t]){copula})|{marker}[ \t]*[,:]?|{clause_start}|(?=[(\[][A-J][)\]]))")
-    label_of: dict[str, str] = dict(all_label_words())
+    letter_words = frozenset(str(w) for t in tables for w in t.extraction.get("letter_words") or [])
+    stop_letters = "".join(x for x in LETTERS if x not in letter_words)
+    label_of: dict[str, str] = dict(_all_label_words(codes))
     for t in tables:  # the language's own words first: they win a clash with another language
         for canonical, words in t.nli["labels"].items():
             for w in [*words, canonical]:
@@ -164,16 +181,20 @@ def patterns(code: str) -> Patterns:
     no_word = rf"(?![ \t]*(?:{phrase}|{option}))"  # "B. Option C is wrong": no "B or C" conflict
     return Patterns(
         char_tokenized=bool(lang.char_tokenized),
-        letter_words=frozenset(str(w) for t in tables for w in t.extraction.get("letter_words") or []),
+        letter_words=letter_words,
         phrase=re.compile(rf"{phrase}|{BOX}", re.I),
         anchored_letter=re.compile(rf"{head}{free}{fill}{LETTER}", re.I),
         concluded_letter=re.compile(rf"{marker}[ \t]*[,:]?{fill}[(\[]?{LETTER}[)\]]?(?=[ \t]*(?:[.!。！]|\n|$))",
                                     re.I | re.M),
-        verdict_letter=re.compile(rf"{ctx}{fill}(?P<open>[(\[])?{LETTER.replace('([A-J])', '(?P<letter>[A-J])')}[)\]]?(?P<tail>{TAIL})(?P<verdict>{verdict})",
+        verdict_letter=re.compile(rf"{ctx}{fill}(?P<open>[(\[])?{LETTER.replace('([A-J])', '(?P<letter>[A-J])')}[)\]]?(?P<tail>{tail(stop_letters)})(?P<verdict>{verdict})",
                                   re.I | re.M),
+        letter_verdict=re.compile(rf"(?<![{LATIN}'’]){LETTER.replace('([A-J])', '(?P<letter>[A-J])')}[)\]]?"
+                                  rf"(?P<tail>{tail(stop_letters)})(?P<verdict>{verdict})", re.I),
         copula_next=re.compile(rf"[)\]]?[ \t]+{copula}|[^\x00-\u02af\s]", re.I),
         option_letter=re.compile(rf"{option}{SEP}{cop_head}{LETTER}", re.I),
         letter_conflict=re.compile(rf"[{CLOSERS}.]?{no_word}{CONN}[(\[]?{LETTER}", re.I),
+        conflict_before=re.compile(rf"(?<![{LATIN}])(?-i:[{stop_letters or '-'}])[{CLOSERS}.]?{CONN}(?:{filler}[ \t-]*)?[(\[]?$",
+                                   re.I),
         negation=re.compile(negation, re.I),
         negation_after=re.compile(rf"[^.。!！?？\n]{{0,4}}?{alternation(_words(tables, 'negations_after'), '')}", re.I),
         anchored_label=re.compile(rf"{label_head}({labels})", re.I),
