@@ -80,13 +80,21 @@ def pooled_reference_tests(model: str, cells: dict[tuple[str, str], dict[str, li
             for row in compare_to_reference(pooled, reference="reference", method=method)]
 
 
-def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None) -> Path:
+def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None,
+           judge: Any = None) -> Path:
     console = console or Console()
     out = Path(out)
-    if rescore:
+    if judge is not None:  # a JudgeSpec: asks about the unparsed outputs it has not seen, then re-scores
+        from .judge import judge_unparsed
+
+        judge_unparsed(out, judge, console, progress=False)
+    elif rescore:
         score(out)
     results = load_results(out)
     print_summary(out, console)
+    judged = judge_rows(results)
+    if judged:
+        console.print(_judge_table(judged))
     correct = load_correctness(out)
     cells = summary_cells(correct)
     if len(cells) <= 40:  # the full table goes to report.md; the console gets it only when short
@@ -98,12 +106,44 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     folder.mkdir(exist_ok=True)
     write_text(folder / "cells.json", json.dumps(cells, indent=1, default=str))
     write_text(folder / "tests.json", json.dumps(tests, indent=1, default=str))
+    if judged:
+        write_text(folder / "judge.json", json.dumps(judged, indent=1, default=str))
     from .plots import plot_all
 
     figures = plot_all(results, tests, folder)
     write_text(folder / "report.md", _markdown(cells, tests, figures))
     console.print(f"report: {folder / 'report.md'} ({len(figures)} figures)")
     return folder
+
+
+def judge_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model x language (pooled over datasets and runs): unparsed before and after the judge, and
+    the rules' accuracy beside the judge-assisted one (its own column: never mixed in)."""
+    cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in results:
+        if r.get("unparsed_judge") is None:
+            continue
+        c = cells[(r["model"], r["language"])]
+        c["answered"] += r["answered"]
+        c["unparsed"] += r["unparsed"]
+        c["unparsed_judge"] += r["unparsed_judge"]
+        c["correct"] += r["correct"]
+        c["correct_judge"] += r["accuracy_judge"] * r["answered"]
+    return [{"model": m, "language": lang, "answered": int(c["answered"]),
+             "unparsed_before": c["unparsed"] / c["answered"], "unparsed_after": c["unparsed_judge"] / c["answered"],
+             "accuracy": c["correct"] / c["answered"], "accuracy_judge": c["correct_judge"] / c["answered"]}
+            for (m, lang), c in sorted(cells.items()) if c["answered"]]
+
+
+def _judge_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Judge on unparsed outputs: unparsed % before -> after; accuracy % (rules) and "
+                        "judge-assisted (not used elsewhere)")
+    for col in ("model", "language", "n", "unparsed before", "after", "accuracy", "judge-assisted"):
+        table.add_column(col, justify="left" if col in ("model", "language") else "right")
+    for r in rows:
+        table.add_row(r["model"], r["language"], str(r["answered"]), _pct(r["unparsed_before"]),
+                      _pct(r["unparsed_after"]), _pct(r["accuracy"]), _pct(r["accuracy_judge"]))
+    return table
 
 
 def summary_cells(correct: Correctness) -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ from ..runner import Store
 from .campaign import META_FIELDS
 from .tasks import get_task
 
-DETAIL_COLUMNS = ("model", "run", "id", "prompt_hash", "prompt", "output", "reasoning", "scores", "pred", "gold",
-                  "correct", "unparsed", "error", "finish_reason", "tokens_in", "tokens_out", "latency",
+DETAIL_COLUMNS = ("model", "run", "id", "prompt_hash", "prompt", "output", "reasoning", "scores", "pred", "pred_judge",
+                  "gold", "correct", "unparsed", "error", "finish_reason", "tokens_in", "tokens_out", "latency",
                   "rouge1", "rougeL", "bleu1", "bertscore")
 
 
@@ -42,21 +42,28 @@ def _items(out: Path, ev: dict[str, Any], cfg: dict[str, Any]) -> dict[str, dict
     return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
-def score(out: Path) -> dict[str, Any]:
-    """Re-score every evaluation in OUT from the store; write results/details parquet and the card."""
+def score(out: Path, judge_pending: bool = False) -> dict[str, Any]:
+    """Re-score every evaluation in OUT from the store; write results/details parquet and the card.
+    With a judge in the manifest (globmed.bench.judge), unparsed outputs get its stored reading;
+    `judge_pending` returns the judge requests still to send instead of writing anything."""
+    from .judge import Judging
+
     out = Path(out)
     manifest = _read_manifest(out)
     store = Store(out / ".cache" / "requests.sqlite")
+    judging = Judging(manifest["judge"], store) if manifest.get("judge") else None
     details: dict[str, list[dict[str, Any]]] = defaultdict(list)
     results: list[dict[str, Any]] = []
     try:
         for eid, ev in manifest["evaluations"].items():
             for cfg in ev["configs"]:
-                rows = _score_config(store, eid, ev, cfg, _items(out, ev, cfg))
+                rows = _score_config(store, eid, ev, cfg, _items(out, ev, cfg), judging)
                 details[f"details.{cfg['dataset']}.{cfg['language']}"].extend(rows)
-                results.extend(_per_run(ev, cfg, rows))
+                results.extend(_per_run(ev, cfg, rows, judging is not None))
     finally:
         store.close()
+    if judge_pending:
+        return {"judge_pending": judging.pending if judging else {}}
     _write(out, "results", results)
     for config, rows in details.items():
         _write(out, config, rows)
@@ -67,7 +74,7 @@ def score(out: Path) -> dict[str, Any]:
 
 
 def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any],
-                  items: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+                  items: dict[str, dict[str, Any]], judging: Any = None) -> list[dict[str, Any]]:
     spec, lang = registry.get(cfg["dataset"]), languages.get(cfg["language"])
     task = get_task(spec.task)
     rows = []
@@ -87,6 +94,9 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
                        correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",
                        finish_reason=resp.finish_reason, tokens_in=resp.tokens_in, tokens_out=resp.tokens_out,
                        latency=resp.latency, **(scored.metrics or {}))
+            if judging is not None and row["unparsed"] and resp.scores is None:  # only what the rules left unread
+                options = list(item["options"]) if spec.task == "mcqa" else list(spec.labels)
+                row["pred_judge"] = judging.read(spec.task, item, options, resp.text or "")
         rows.append({c: row.get(c) for c in DETAIL_COLUMNS})
     if spec.task == "lfqa" and ev.get("bertscore"):
         _add_bertscore(rows, ev["bertscore"], lang.code)
@@ -108,7 +118,8 @@ def _add_bertscore(rows: list[dict[str, Any]], config: dict[str, Any], language:
         r["bertscore"] = value
 
 
-def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]],
+            judged: bool = False) -> list[dict[str, Any]]:
     spec = registry.get(cfg["dataset"])
     price = ev.get("price") or {}
     by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -140,6 +151,13 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
             "temperature": ev["temperature"], "seed": ev["seed"] + run, "data": ev["data"],
             "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
         }
+        # the judge's columns, apart: never part of accuracy / unparsed (see globmed.bench.judge)
+        scored_task = judged and spec.task != "lfqa" and answered
+        row["unparsed_judge"] = (sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is None)
+                                 if scored_task else None)
+        row["accuracy_judge"] = ((correct + sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is not None
+                                                and r["pred_judge"] == r["gold"])) / len(answered)
+                                 if scored_task else None)
         for metric in ("rouge1", "rougeL", "bleu1", "bertscore"):
             values = [r[metric] for r in answered if r[metric] is not None]
             row[metric] = sum(values) / len(values) if values else None
