@@ -539,6 +539,29 @@ def test_final_answer_after_think_block_naming_other_letters(lang):
         assert extract_answer(text, lang.code, "mcqa", DRUGS) == "D", text
 
 
+@by_lang
+def test_an_option_list_is_no_answer(lang):
+    # small models copy the options (or list bare letters) instead of answering
+    listing = "\n".join(f"{x}. {o}" for x, o in zip("ABCD", DRUGS))
+    for text in (listing, f"{cap(phrase(lang))}:\nB.\nC.\nD.", f"{cap(option_words(lang)[0])} B. {DRUGS[1]}\nC. {DRUGS[2]}",
+                 "A.\nB.\nC.\nD."):
+        assert extract_answer(text, lang.code, "mcqa", DRUGS) is None, text
+    # ...but an answer after the list is read
+    assert extract_answer(f"{listing}\n\n{cap(phrase(lang))} C.", lang.code, "mcqa", DRUGS) == "C"
+
+
+@by_lang
+def test_nli_label_denied_and_asserted_is_no_answer(lang):
+    ent = lang.label_word("entailment")
+    for neg in words(lang, "negations"):
+        text = f"{cap(neg)} {ent}, ... {ent}."
+        assert extract_answer(text, lang.code, "nli", NLI3) is None, text
+    for neg in words(lang, "negations_after"):
+        text = f"{ent}。\n{ent}{neg}。"
+        assert extract_answer(text, lang.code, "nli", NLI3) is None, text
+        assert extract_answer(f"{ent}{neg}。{lang.label_word('neutral')}", lang.code, "nli", NLI3) == "neutral"
+
+
 NLI_FOREIGN = [(lang, other) for lang in LANGS for other in LANGS if other.code != lang.code]
 
 

@@ -146,12 +146,24 @@ class _Statement:
     negative: bool = False  # "C is not correct": rules C out
 
 
-def _statements(text: str, p: Patterns) -> list[_Statement]:
+def _listed(text: str, p: Patterns) -> set[int]:
+    """Where the letters of an option list stand: lines led by consecutive letters ("B.\nC.", copied
+    from the prompt or enumerated while reasoning) are no answer."""
+    led = [(m.start(1), LETTERS.index(m.group(1))) for m in p.line_letter.finditer(text)]
+    listed = set()
+    for (pos_a, a), (pos_b, b) in zip(led, led[1:]):
+        end_a = text.find("\n", pos_a)
+        if b == a + 1 and end_a >= 0 and not text[end_a:text.rfind("\n", 0, pos_b) + 1].strip():
+            listed |= {pos_a, pos_b}  # next lines (blank lines between): an option list
+    return listed
+
+
+def _statements(text: str, p: Patterns, listed: set[int]) -> list[_Statement]:
     """Every letter statement, in text order (see the module doc, layer 1)."""
     out = []
     for m in p.anchored_letter.finditer(text):  # "the answer is B", "I choose B", "\boxed{B}"
         letter, end = m.group(1), m.end()
-        if _refused(text, m.start(), p) or _question(text, end):
+        if _refused(text, m.start(), p) or _question(text, end) or m.start(1) in listed:
             continue
         if p.letter_conflict.match(text, end):
             out.append(_Statement(m.start(1), None, True))
@@ -197,11 +209,11 @@ def _decide(statements: list[_Statement], n: int) -> tuple[bool, str | None]:
     return False, None
 
 
-def _option_letter(text: str, p: Patterns) -> tuple[bool, str | None]:
+def _option_letter(text: str, p: Patterns, listed: set[int]) -> tuple[bool, str | None]:
     """(found, letter) from the last option word followed by a letter ("Option C is right")."""
     found, last = False, None
     for m in p.option_letter.finditer(text):
-        if _refused(text, m.start(), p):
+        if _refused(text, m.start(), p) or m.start(1) in listed:
             continue
         if p.letter_conflict.match(text, m.end()):
             found, last = True, None
@@ -214,7 +226,8 @@ def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     n = min(len(options), len(LETTERS)) or len(LETTERS)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # 1. statements: answer phrases, boxes, choices, conclusions; then letters given a verdict
-    statements = _statements(text, p)
+    listed = _listed(text, p)
+    statements = _statements(text, p, listed)
     last_line = text.rstrip().rfind("\n") + 1
     if _LETTER_LIST.fullmatch(lines[-1]) and not any(s.strong and s.pos >= last_line for s in statements):
         return None  # a final line listing letters ("B, D"), not one answering ("I chose C"): a conflict
@@ -226,16 +239,17 @@ def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     def answer(letter: str | None) -> str | None:
         return None if letter in ruled_out else _in_range(letter, n)
 
-    # 2. marked letters: a bare final line, option words, lines led by a letter, bracketed letters
-    if (m := _LONE.match(lines[-1] if len(lines) > 1 else lines[-1].upper())):
+    # 2. marked letters: a bare final line, option words, lines led by a letter, bracketed letters;
+    # none from an option list: where the text holds one, lines led by a letter are no answer
+    if not listed and (m := _LONE.match(lines[-1] if len(lines) > 1 else lines[-1].upper())):
         return answer(m.group(1))
-    found, last = _option_letter(text, p)
+    found, last = _option_letter(text, p, listed)
     if found:
         return answer(last)
     named = {x for x in _STANDALONE.findall(lines[-1]) if x not in p.letter_words}
     if len(lines[-1]) <= SHORT_LINE and len(named | set(_BRACKETED.findall(lines[-1]))) > 1:
         return None
-    led = {m.group(1) for line in lines if (m := _LEAD.match(line) or _LONE.match(line))}
+    led = {m.group(1) for line in lines if (m := _LEAD.match(line) or _LONE.match(line))} if not listed else set()
     led = {x for x in led if _in_range(x, n)}
     if led:
         return answer(led.pop()) if len(led) == 1 else None
@@ -284,7 +298,8 @@ def _nli(text: str, p: Patterns, options: list[str]) -> str | None:
     def label(m: re.Match, negatable_in: str = "") -> str | None:
         """The label `m` names; None when negated in `negatable_in` ("not entailed")."""
         i = m.lastindex or 0
-        if negatable_in and p.negated.search(negatable_in, max(0, m.start(i) - 80), m.start(i)):
+        if negatable_in and (p.negated.search(negatable_in, max(0, m.start(i) - 80), m.start(i))
+                             or p.negation_after.match(negatable_in, m.end(i))):
             return None
         return p.label_of.get(key(m.group(i)))
 
@@ -301,9 +316,11 @@ def _nli(text: str, p: Patterns, options: list[str]) -> str | None:
             return None
         lines = [line for line in text.splitlines() if line.strip()]
         for region in (lines[-1], text if len(text) <= SHORT_RESPONSE else ""):
-            seen = {label(m, region) for m in p.label.finditer(region)} - {None}
-            if seen:
-                last = seen.pop() if len(seen) == 1 else None
+            found_here = list(p.label.finditer(region))
+            seen = {label(m, region) for m in found_here} - {None}
+            denied = {label(m) for m in found_here if label(m, region) is None}
+            if seen:  # a label both denied and asserted ("not an entailment, but ... an entailment"): no answer
+                last = seen.pop() if len(seen) == 1 and not seen & denied else None
                 break
     return last if last in options else None
 

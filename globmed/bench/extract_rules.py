@@ -101,6 +101,7 @@ class Patterns:
     letter_verdict: re.Pattern  # the same anywhere, without a context: to find letters ruled out
     copula_next: re.Pattern  # a copula right after a letter ("A is correct")
     option_letter: re.Pattern
+    line_letter: re.Pattern  # a line led by a letter ("B.", "- C) ...", "选项C."): to find option lists
     letter_conflict: re.Pattern
     conflict_before: re.Pattern  # "C or [la] " right before a letter
     negation: re.Pattern  # anywhere in a letter's tail
@@ -192,6 +193,8 @@ def _patterns(code: str, codes: tuple[str, ...]) -> Patterns:
                                   rf"(?P<tail>{tail(stop_letters)})(?P<verdict>{verdict})", re.I),
         copula_next=re.compile(rf"[)\]]?[ \t]+{copula}|[^\x00-\u02af\s]", re.I),
         option_letter=re.compile(rf"{option}{SEP}{cop_head}{LETTER}", re.I),
+        line_letter=re.compile(rf"^[ \t]*(?:[-*•>]+[ \t]*)?(?:{option}[ \t]*)?[(\[]?(?-i:([A-J]))(?=[.):\]]|[ \t]*$)",
+                               re.I | re.M),
         letter_conflict=re.compile(rf"[{CLOSERS}.]?{no_word}{CONN}[(\[]?{LETTER}", re.I),
         conflict_before=re.compile(rf"(?<![{LATIN}])(?-i:[{stop_letters or '-'}])[{CLOSERS}.]?{CONN}(?:{filler}[ \t-]*)?[(\[]?$",
                                    re.I),
