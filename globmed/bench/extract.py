@@ -39,18 +39,21 @@ Layers, in order; the first that decides wins (a decision may be None = unparsed
    Portuguese "E") unless marked: followed by punctuation, a line end or a non-Latin character
    after a head; bracketed, after a copula or followed by one ("A is correct") for a verdict.
    Two letters joined by a connector ("A or C", "B/C") -> None; an option word is no connector
-   ("B. Option C is wrong" -> B).
+   ("B. Option C is wrong" -> B). The letters of an option list (lines led by consecutive
+   letters, "B.\n\nC. ...", as small models copy the prompt's options) are no statement.
 2. (MCQA) Marked letters: a final line that is a bare letter ("B", "(B)", "B."); else the last
    letter after an option word ("Option B is right"); else lines that start with a letter
    ("B) Aspirin"), if they agree; else the last line holding bracketed letters "(B)", if they
    agree. A short final line naming two letters -> None. A letter ruled out in layer 1 is None.
+   Where the text holds an option list, neither a bare final line nor line-led letters count.
 3. Refusals (the language's and English refusal phrases) -> None.
 4. Weak evidence. MCQA: the option *text* named right after the last answer phrase, else on a
    final line that names no letter (case-, accent- and space-insensitive; an option whose text
    lies inside another matching option's text is dropped; exactly one must remain). NLI: the
    labels on the final line, else in a short response, but not negated ones (a `negations` word
-   at most two words before, same clause: "not entailed; it is neutral" -> neutral); one label
-   must remain.
+   at most two words before, same clause: "not entailed; it is neutral" -> neutral; a
+   `negations_after` word right after: "矛盾でなく"); one label must remain, and not one that is
+   also denied there ("not an entailment, but ... an entailment" -> None).
 
 NLI answers are read like layer 1's strong statements (an answer phrase or box then a label; the
 last wins; "entailment or neutral" -> None), then layers 3-4. A label word of ANY language counts
@@ -173,7 +176,7 @@ def _statements(text: str, p: Patterns, listed: set[int]) -> list[_Statement]:
         if not _refused(text, m.start(), p):
             out.append(_Statement(m.start(1), m.group(1), True))
     for m in p.verdict_letter.finditer(text):  # "B is correct", "Bが正解です", "B ndilo jibu sahihi"
-        letter, tail = m.group("letter"), m.group("tail")
+        letter = m.group("letter")
         if _refused(text, m.start(), p) or _question(text, m.end()):
             continue
         if letter in p.letter_words and not (m.group("open") or m.group("ctx")

@@ -40,7 +40,6 @@ CONN = r"(?:[ \t]*[,/&+|、][ \t]*|[ \t]+\w{1,5}[ \t]+|[ \t]*[^\x00-\x7f\s。．
 TERMINAL = re.compile(rf"[ \t]*(?:[.,;:!?。、．\-–—{CLOSERS}]|\n|$|[^\x00-\u02af\s])")
 WORD_END = rf"(?=(?-i:[A-J])(?![{LATIN}])|(?!\w))"  # a word ends here, or a capital is glued on
 NEGATED = r"(?:[ \t]+[\w'’-]+)?[ \t-]*$"  # after a negation word: one more word at most
-CLAUSE_END = "[.;!?。！？\n,，、]"
 
 
 def tail(stop_letters: str) -> str:
@@ -152,7 +151,7 @@ def _patterns(code: str, codes: tuple[str, ...]) -> Patterns:
         "answer_phrases", "option_words", "negations", "choice_verbs", "conclusion_markers"))
     # verdicts may take particles in any non-Latin script ("정답입니다", "正解です")
     verdict = alternation(_words(tables, "verdicts"), start, latin_end=True)
-    copula_words = _alternation_plain(_words(tables, "copulas"))
+    copula_words = alternation(_words(tables, "copulas"), "")
     copula = rf"(?:{copula_words})(?:(?=(?-i:[A-J])(?![{LATIN}]))|(?![{LATIN}]))"  # "为C", not "isolated"
     filler = alt("fillers")
     # between a head and its letter: copulas, articles, option words, markers ("is the option", "ist die")
@@ -208,6 +207,3 @@ def _patterns(code: str, codes: tuple[str, ...]) -> Patterns:
         negated=re.compile(negation + NEGATED, re.I),
     )
 
-
-def _alternation_plain(words: set[str]) -> str:
-    return alternation(words, "") if words else "(?!)"
