@@ -344,7 +344,9 @@ def test_english_mcqa(text, expected):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("The answer is I.", "I"), ("J", "J"), ("(I) Metformin", "I"), ("I think it is B.", None),
+    ("The answer is I.", "I"), ("J", "J"), ("(I) Lisinopril", "I"), ("I think it is B.", None),
+    # a letter with another option's text: two answers
+    ("(I) Metformin", None), ("The answer is C. Metformin", None), ("The answer is F. Metformin", "F"),
 ])
 def test_english_ten_options(text, expected):
     assert extract_answer(text, "en", "mcqa", TEN) == expected

@@ -82,6 +82,7 @@ _BRACKETED = re.compile(rf"[(\[{{【「『<]{LETTER}[{CLOSERS}]")
 _LETTER_LIST = re.compile(rf"[(\[]?{LETTER}[)\].]?(?:{CONN}[(\[]?{LETTER}[)\].]?)+[\s.!]*")
 _STANDALONE = re.compile(rf"(?<![{LATIN}'’]){LETTER}(?!['’])")
 _SENTENCE_END = re.compile(r"[.!?。！？\n]")
+_AFTER_LETTER = re.compile(rf"^[ \t]*[.:\-–—{CLOSERS}]*[ \t]*")
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _TEX_WRAP = re.compile(r"\\(?:text[a-z]*|math[a-z]*|operatorname|emph)\s*\{([^{}]*)\}")
@@ -161,14 +162,25 @@ def _listed(text: str, p: Patterns) -> set[int]:
     return listed
 
 
-def _statements(text: str, p: Patterns, listed: set[int]) -> list[_Statement]:
+def _other_text(text: str, end: int, letter: str, keys: list[str]) -> bool:
+    """Whether the letter ending at `end` is followed by ANOTHER option's text ("C. Pioglitazone"
+    where C is Glibenclamide): the letter and the text disagree, two answers."""
+    rest = key(_AFTER_LETTER.sub("", text[end:].split("\n", 1)[0], count=1))
+    i = LETTERS.index(letter)
+    own = keys[i] if i < len(keys) else ""
+    if not rest or (own and rest.startswith(own)):
+        return False
+    return any(k and len(k) > 2 and rest.startswith(k) for j, k in enumerate(keys) if j != i)
+
+
+def _statements(text: str, p: Patterns, listed: set[int], keys: list[str]) -> list[_Statement]:
     """Every letter statement, in text order (see the module doc, layer 1)."""
     out = []
     for m in p.anchored_letter.finditer(text):  # "the answer is B", "I choose B", "\boxed{B}"
         letter, end = m.group(1), m.end()
         if _refused(text, m.start(), p) or _question(text, end) or m.start(1) in listed:
             continue
-        if p.letter_conflict.match(text, end):
+        if p.letter_conflict.match(text, end) or _other_text(text, end, letter, keys):
             out.append(_Statement(m.start(1), None, True))
         elif letter not in p.letter_words or TERMINAL.match(text, end):
             out.append(_Statement(m.start(1), letter, True))
@@ -230,7 +242,8 @@ def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # 1. statements: answer phrases, boxes, choices, conclusions; then letters given a verdict
     listed = _listed(text, p)
-    statements = _statements(text, p, listed)
+    keys = [key(o).strip(" .;:,!?") for o in options[:n]]
+    statements = _statements(text, p, listed, keys)
     last_line = text.rstrip().rfind("\n") + 1
     if _LETTER_LIST.fullmatch(lines[-1]) and not any(s.strong and s.pos >= last_line for s in statements):
         return None  # a final line listing letters ("B, D"), not one answering ("I chose C"): a conflict
@@ -252,9 +265,11 @@ def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     named = {x for x in _STANDALONE.findall(lines[-1]) if x not in p.letter_words}
     if len(lines[-1]) <= SHORT_LINE and len(named | set(_BRACKETED.findall(lines[-1]))) > 1:
         return None
-    led = {m.group(1) for line in lines if (m := _LEAD.match(line) or _LONE.match(line))} if not listed else set()
-    led = {x for x in led if _in_range(x, n)}
+    led_lines = [(m, line) for line in lines if (m := _LEAD.match(line) or _LONE.match(line))] if not listed else []
+    led = {m.group(1) for m, _ in led_lines if _in_range(m.group(1), n)}
     if led:
+        if any(_other_text(line, m.end(1), m.group(1), keys) for m, line in led_lines):
+            return None  # "C. <option D's text>"
         return answer(led.pop()) if len(led) == 1 else None
     for line in reversed(lines):
         marked = {x for x in _BRACKETED.findall(line) if _in_range(x, n)}
@@ -264,7 +279,6 @@ def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     if p.refusal.search(text):
         return None
     # 4. the option's text, after the last answer phrase or on a final line that names no letter
-    keys = [key(o).strip(" .;:,!?") for o in options[:n]]
     for region in _regions(text, p, lines):
         hits = {i for i, k in enumerate(keys) if k and _contains(region, k, p.char_tokenized)}
         hits = {i for i in hits if not any(keys[i] != keys[j] and keys[i] in keys[j] for j in hits)}
