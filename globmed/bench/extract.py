@@ -135,6 +135,15 @@ def _refused(text: str, i: int, p: Patterns) -> bool:
     return any(r.start() <= i < r.end() for r in p.refusal.finditer(text, max(0, i - 99), i + 99))
 
 
+_CLAUSE_START = re.compile(r"[.;!?。！？；\n][^.;!?。！？；\n]*$")
+
+
+def _conditional(text: str, at: int, p: Patterns) -> bool:
+    """Whether the clause holding position `at` opens with a condition ("If C were correct, ...")."""
+    m = _CLAUSE_START.search(text, max(0, at - 80), at)
+    return bool(p.conditional.search(text, m.start() if m else max(0, at - 80), at))
+
+
 def _question(text: str, end: int) -> bool:
     """Whether the sentence going on at `end` ends with a question mark ("Is B correct?")."""
     m = _SENTENCE_END.search(text, end)
@@ -178,18 +187,19 @@ def _statements(text: str, p: Patterns, listed: set[int], keys: list[str]) -> li
     out = []
     for m in p.anchored_letter.finditer(text):  # "the answer is B", "I choose B", "\boxed{B}"
         letter, end = m.group(1), m.end()
-        if _refused(text, m.start(), p) or _question(text, end) or m.start(1) in listed:
+        if _refused(text, m.start(), p) or _question(text, end) or m.start(1) in listed \
+                or _conditional(text, m.start(), p):
             continue
         if p.letter_conflict.match(text, end) or _other_text(text, end, letter, keys):
             out.append(_Statement(m.start(1), None, True))
         elif letter not in p.letter_words or TERMINAL.match(text, end):
             out.append(_Statement(m.start(1), letter, True))
     for m in p.concluded_letter.finditer(text):  # "Therefore, B."
-        if not _refused(text, m.start(), p):
+        if not _refused(text, m.start(), p) and not _conditional(text, m.start(), p):
             out.append(_Statement(m.start(1), m.group(1), True))
     for m in p.verdict_letter.finditer(text):  # "B is correct", "Bが正解です", "B ndilo jibu sahihi"
         letter = m.group("letter")
-        if _refused(text, m.start(), p) or _question(text, m.end()):
+        if _refused(text, m.start(), p) or _question(text, m.end()) or _conditional(text, m.start("letter"), p):
             continue
         if letter in p.letter_words and not (m.group("open") or m.group("ctx")
                                              or p.copula_next.match(text, m.end("letter"))):
@@ -228,7 +238,7 @@ def _option_letter(text: str, p: Patterns, listed: set[int]) -> tuple[bool, str 
     """(found, letter) from the last option word followed by a letter ("Option C is right")."""
     found, last = False, None
     for m in p.option_letter.finditer(text):
-        if _refused(text, m.start(), p) or m.start(1) in listed:
+        if _refused(text, m.start(), p) or m.start(1) in listed or _conditional(text, m.start(), p):
             continue
         if p.letter_conflict.match(text, m.end()):
             found, last = True, None

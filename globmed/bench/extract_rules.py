@@ -103,6 +103,7 @@ class Patterns:
     line_letter: re.Pattern  # a line led by a letter ("B.", "- C) ...", "选项C."): to find option lists
     letter_conflict: re.Pattern
     conflict_before: re.Pattern  # "C or [la] " right before a letter
+    conditional: re.Pattern  # "if", "wenn", "如果": a letter after one, in its clause, is no answer
     negation: re.Pattern  # anywhere in a letter's tail
     negation_after: re.Pattern  # right after a verdict
     anchored_label: re.Pattern
@@ -194,7 +195,8 @@ def _patterns(code: str, codes: tuple[str, ...]) -> Patterns:
         option_letter=re.compile(rf"{option}{SEP}{cop_head}{LETTER}", re.I),
         line_letter=re.compile(rf"^[ \t]*(?:[-*•>]+[ \t]*)?(?:{option}[ \t]*)?[(\[]?(?-i:([A-J]))(?=[.):\]]|[ \t]*$)",
                                re.I | re.M),
-        letter_conflict=re.compile(rf"[{CLOSERS}.]?{no_word}{CONN}[(\[]?{LETTER}", re.I),
+        letter_conflict=re.compile(rf"[{CLOSERS}.]?{no_word}{CONN}(?:{filler}[ \t-]*)?[(\[]?{LETTER}", re.I),
+        conditional=re.compile(alt("conditionals"), re.I),
         conflict_before=re.compile(rf"(?<![{LATIN}])(?-i:[{stop_letters or '-'}])[{CLOSERS}.]?{CONN}(?:{filler}[ \t-]*)?[(\[]?$",
                                    re.I),
         negation=re.compile(negation, re.I),

@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 REQUIRED = ("code", "name", "native_name", "resource", "script", "system", "mcqa", "nli", "lfqa", "extraction")
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 EXTRACTION_FIELDS = ("answer_phrases", "option_words", "choice_verbs", "conclusion_markers", "copulas", "fillers",
-                     "verdicts", "refusal_phrases", "letter_words", "negations", "negations_after")
+                     "verdicts", "refusal_phrases", "letter_words", "negations", "negations_after", "conditionals")
 
 
 @dataclass(frozen=True)
