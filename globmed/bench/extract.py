@@ -31,10 +31,11 @@ Layers, in order; the first that decides wins (a decision may be None = unparsed
    "U-B uyimpendulo efanele", "Therefore C fits best"). A negation between the letter and its
    verdict, or one of `negations_after` right after it ("C is not correct", "Cは正しくありません"),
    makes the statement rule that letter OUT; a second letter in between ("C or D is correct")
-   makes it a conflict.
+   makes it a conflict, and so does a letter followed by another option's text ("C. <text of D>").
    The LAST strong statement wins, else the last weak one, so reasoning and self-corrections are
    read right; but a letter ruled out further on gives None ("C seems right, but... C is not
-   correct"). Not statements: a question ("Is B correct?"), anything inside a refusal ("I
+   correct"). Not statements: a question ("Is B correct?"), a letter in a clause opened by a
+   condition ("If C were correct, ...", `conditionals`), anything inside a refusal ("I
    cannot answer B"), a letter that is also a word (`letter_words`: English "A", "I";
    Portuguese "E") unless marked: followed by punctuation, a line end or a non-Latin character
    after a head; bracketed, after a copula or followed by one ("A is correct") for a verdict.

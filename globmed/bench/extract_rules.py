@@ -14,6 +14,7 @@ conclusion marker -> letter) whose words come from the table fields:
                       "sahihi", "dëggu", "tọ̀nà", "ulungile"; also choices made after the letter ("を選びます")
   negations           words that negate what follows ("not", "nicht", "不", "si", "du", "kò")
   negations_after     words that negate what precedes (Japanese "ません", Korean "않")
+  conditionals        "if", "wenn", "如果", "kama": a letter in a clause they open is no answer
   refusal_phrases, letter_words   (see en.yaml's header)
 
 NLI label words are read in every language's words (a French label inside a Wolof answer), except
