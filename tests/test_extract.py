@@ -502,6 +502,18 @@ def test_negated_verdict_rules_the_letter_out(lang, word):
         assert extract_answer(text, lang.code, "mcqa", DRUGS) is None, text
 
 
+@field_cases("conditionals")
+def test_a_letter_in_a_condition_is_no_answer(lang, word):
+    verdict = (words(lang, "verdicts") or ["?"])[0]
+    sep = " " if spaced(lang) else ""
+    for text in (f"{cap(word)}{sep}C {verdict}{lang.mcqa['question'].lower()}.",
+                 f"{cap(word)}{sep}{phrase(lang)} C{sep}{lang.mcqa['question'].lower()}."):
+        assert extract_answer(text, lang.code, "mcqa", DRUGS) is None, text
+    # the main clause after the condition is read
+    text = f"{cap(word)}{sep}{lang.mcqa['question'].lower()}, {phrase(lang)} D."
+    assert extract_answer(text, lang.code, "mcqa", DRUGS) == "D", text
+
+
 @by_lang
 def test_strong_statement_beats_a_later_verdict(lang):
     verdict = words(lang, "verdicts")[0] if words(lang, "verdicts") else None

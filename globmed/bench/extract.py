@@ -140,9 +140,11 @@ _CLAUSE_START = re.compile(r"[.;!?。！？；\n][^.;!?。！？；\n]*$")
 
 
 def _conditional(text: str, at: int, p: Patterns) -> bool:
-    """Whether the clause holding position `at` opens with a condition ("If C were correct, ...")."""
+    """Whether position `at` lies in a condition ("If C were correct, ..."): after a conditional word
+    of its sentence, before the comma that closes the condition ("If X, the answer is B" is read)."""
     m = _CLAUSE_START.search(text, max(0, at - 80), at)
-    return bool(p.conditional.search(text, m.start() if m else max(0, at - 80), at))
+    *_, last = [None, *p.conditional.finditer(text, m.start() if m else max(0, at - 80), at)]
+    return last is not None and not re.search("[,，、]", text[last.end():at])
 
 
 def _question(text: str, end: int) -> bool:
