@@ -83,6 +83,7 @@ _BRACKETED = re.compile(rf"[(\[{{【「『<]{LETTER}[{CLOSERS}]")
 _LETTER_LIST = re.compile(rf"[(\[]?{LETTER}[)\].]?(?:{CONN}[(\[]?{LETTER}[)\].]?)+[\s.!]*")
 _STANDALONE = re.compile(rf"(?<![{LATIN}'’]){LETTER}(?!['’])")
 _SENTENCE_END = re.compile(r"[.!?。！？\n]")
+_CLAUSE_START = re.compile(r"[.;!?。！？；\n][^.;!?。！？；\n]*$")
 _AFTER_LETTER = re.compile(rf"^[ \t]*[.:\-–—{CLOSERS}]*[ \t]*")
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
@@ -134,9 +135,6 @@ def _in_range(letter: str | None, n: int) -> str | None:
 def _refused(text: str, i: int, p: Patterns) -> bool:
     """Whether position i lies inside a refusal phrase ("I cannot answer"); they are short: look near i."""
     return any(r.start() <= i < r.end() for r in p.refusal.finditer(text, max(0, i - 99), i + 99))
-
-
-_CLAUSE_START = re.compile(r"[.;!?。！？；\n][^.;!?。！？；\n]*$")
 
 
 def _conditional(text: str, at: int, p: Patterns) -> bool:
