@@ -161,11 +161,18 @@ def bench_report(
     correction: str = typer.Option("holm", help="multiple-comparison correction: holm or bh"),
     paper: bool = typer.Option(False, "--paper", help="each model the paper reports beside its headline figure: "
                                "overall accuracy, the paper's, the gap (also OUT/report/paper.json)"),
+    judge: Optional[str] = typer.Option(None, help="ask this model about outputs the rules leave unparsed "
+                                                   "(only those it has not answered yet; column pred_judge)"),
+    judge_backend: str = typer.Option("openai", help="the judge's backend (as bench run's --backend)"),
+    judge_base_url: Optional[str] = typer.Option(None, help="the judge's server URL"),
+    judge_api_key_env: Optional[str] = typer.Option(None, help="environment variable holding the judge's API key"),
 ) -> None:
     """Tables, statistics against the reference language and plots (written to OUT/report)."""
+    from .bench.judge import JudgeSpec
     from .bench.report import report
 
-    report(out, rescore=rescore, method=correction, console=console, paper=paper)
+    spec = JudgeSpec(judge, judge_backend, judge_base_url, judge_api_key_env) if judge else None
+    report(out, rescore=rescore, method=correction, console=console, paper=paper, judge=spec)
 
 
 @bench_app.command("compare")

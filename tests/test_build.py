@@ -73,6 +73,13 @@ extraction:
   refusal_phrases: ["መመለስ አልችልም", "ሐኪም ያማክሩ"]
   letter_words: []
   negations: []
+  choice_verbs: []
+  conclusion_markers: []
+  copulas: []
+  fillers: []
+  verdicts: []
+  negations_after: []
+  conditionals: []
 disclaimer: "ይህ ማሳያ ለምርምር ብቻ ነው። የሕክምና ምክር አይደለም፤ ሁልጊዜ ብቁ የጤና ባለሙያ ያማክሩ።"
 reviewed: "test fixture (not reviewed)"
 """

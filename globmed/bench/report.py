@@ -92,15 +92,23 @@ def pooled_reference_tests(model: str, cells: dict[tuple[str, str], dict[str, li
 
 
 def report(out: Path, rescore: bool = False, method: str = "holm", console: Console | None = None,
-           paper: bool = False) -> Path:
+           paper: bool = False, judge: Any = None) -> Path:
     """Tables, tests and figures into OUT/report; with `paper`, each model the paper reports beside its
-    headline figure (OUT/report/paper.json)."""
+    headline figure (OUT/report/paper.json); with `judge` (a JudgeSpec), the judge is first asked about the
+    unparsed outputs it has not seen."""
     console = console or Console()
     out = Path(out)
-    if rescore:
+    if judge is not None:  # a JudgeSpec: asks about the unparsed outputs it has not seen, then re-scores
+        from .judge import judge_unparsed
+
+        judge_unparsed(out, judge, console, progress=False)
+    elif rescore:
         score(out)
     results = load_results(out)
     print_summary(out, console)
+    judged = judge_rows(results)
+    if judged:
+        console.print(_judge_table(judged))
     correct = load_correctness(out)
     cells = summary_cells(correct)
     if len(cells) <= 40:  # the full table goes to report.md; the console gets it only when short
@@ -123,6 +131,8 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
         against = compare_with_paper(results)
         console.print(_paper_table(against))
         write_text(folder / "paper.json", json.dumps(against, indent=1))
+    if judged:
+        write_text(folder / "judge.json", json.dumps(judged, indent=1, default=str))
     from .plots import plot_all
 
     figures = plot_all(results, tests, folder)
@@ -172,6 +182,36 @@ def _paper_table(rows: list[dict[str, Any]]) -> Table:
                       f"{r['cells']}/{r['of']}")
     if not rows:
         table.caption = "none of these models has a headline figure in the paper (names as in paper56.yaml)"
+    return table
+
+
+def judge_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model x language (pooled over datasets and runs): unparsed before and after the judge, and
+    the rules' accuracy beside the judge-assisted one (its own column: never mixed in)."""
+    cells: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in results:
+        if r.get("unparsed_judge") is None:
+            continue
+        c = cells[(r["model"], r["language"])]
+        c["answered"] += r["answered"]
+        c["unparsed"] += r["unparsed"]
+        c["unparsed_judge"] += r["unparsed_judge"]
+        c["correct"] += r["correct"]
+        c["correct_judge"] += r["accuracy_judge"] * r["answered"]
+    return [{"model": m, "language": lang, "answered": int(c["answered"]),
+             "unparsed_before": c["unparsed"] / c["answered"], "unparsed_after": c["unparsed_judge"] / c["answered"],
+             "accuracy": c["correct"] / c["answered"], "accuracy_judge": c["correct_judge"] / c["answered"]}
+            for (m, lang), c in sorted(cells.items()) if c["answered"]]
+
+
+def _judge_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Judge on unparsed outputs: unparsed % before -> after; accuracy % (rules) and "
+                        "judge-assisted (not used elsewhere)")
+    for col in ("model", "language", "n", "unparsed before", "after", "accuracy", "judge-assisted"):
+        table.add_column(col, justify="left" if col in ("model", "language") else "right")
+    for r in rows:
+        table.add_row(r["model"], r["language"], str(r["answered"]), _pct(r["unparsed_before"]),
+                      _pct(r["unparsed_after"]), _pct(r["accuracy"]), _pct(r["accuracy_judge"]))
     return table
 
 

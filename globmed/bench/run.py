@@ -81,6 +81,12 @@ class BenchSettings:
         "help": "also score long-form QA with BERTScore using this model (needs `pip install bert-score`)"})
     bertscore_layers: int | None = field(default=None, metadata={"help": "BERTScore layer (when bert-score does not know the model)"})
     meta: list[str] = field(default_factory=list, metadata={"help": "model metadata key=value, e.g. access=open-weight,params_b=8"})
+    judge: str | None = field(default=None, metadata={
+        "help": "ask this model which answer an output gives, only where the rules leave it unparsed "
+                "(details column pred_judge; accuracy stays the rules')"})
+    judge_backend: str = field(default="openai", metadata={"help": "the judge's backend (as --backend)"})
+    judge_base_url: str | None = field(default=None, metadata={"help": "the judge's server URL"})
+    judge_api_key_env: str | None = field(default=None, metadata={"help": "environment variable holding the judge's API key"})
     dry_run: bool = field(default=False, metadata={"help": "estimate requests, tokens and cost; send nothing"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
@@ -274,6 +280,11 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
     finally:
         store.close()
     score(out)
+    if settings.judge:
+        from .judge import JudgeSpec, judge_unparsed
+
+        judge_unparsed(out, JudgeSpec(settings.judge, settings.judge_backend, settings.judge_base_url,
+                                      settings.judge_api_key_env), console, settings.progress)
     print_summary(out, console)
     if failed:  # results are written, but the run is not complete: say so with the exit status
         raise GlobmedError(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "

@@ -26,6 +26,7 @@ RESULTS = Features({
     "translation": STRING,  # original / official (human) / machine, joined with "/" when mixed
     "run": INT, "mode": STRING, "split": STRING,
     "n": INT, "answered": INT, "correct": INT, "accuracy": FLOAT, "unparsed": INT, "errors": INT, "missing": INT,
+    "unparsed_judge": INT, "accuracy_judge": FLOAT,  # the judge's, apart (globmed.bench.judge); null without one
     "unparsed_rate": FLOAT, "error_rate": FLOAT, "tokens_in": INT, "tokens_out": INT, "cost_usd": FLOAT,
     "decoding": STRING,  # sampling (the model's own settings, seeded per run) or greedy
     "globmed_version": STRING, "backend": STRING, "model_id": STRING, "model_revision": STRING, "base_url": STRING,
@@ -39,7 +40,7 @@ RESULTS = Features({
 _DETAILS = {
     "model": STRING, "run": INT, "id": STRING, "prompt_hash": STRING,
     "prompt": List(MESSAGE),  # every message as sent: system and user
-    "output": STRING, "reasoning": STRING, "scores": List(FLOAT), "pred": STRING, "gold": STRING,
+    "output": STRING, "reasoning": STRING, "scores": List(FLOAT), "pred": STRING, "pred_judge": STRING, "gold": STRING,
     "correct": BOOL, "unparsed": BOOL, "error": STRING, "finish_reason": STRING,
     "tokens_in": INT, "tokens_out": INT, "latency": FLOAT,
     "rouge1": FLOAT, "rougeL": FLOAT, "bleu1": FLOAT, "bertscore": FLOAT,
@@ -53,7 +54,7 @@ def details_features(task: str, labels: Sequence[str] = ()) -> Features:
     long-form answers are strings."""
     features = dict(_DETAILS)
     if task == "nli":
-        features["pred"] = features["gold"] = ClassLabel(names=list(labels))
+        features["pred"] = features["pred_judge"] = features["gold"] = ClassLabel(names=list(labels))
     return Features(features)
 
 

@@ -44,21 +44,28 @@ def _items(out: Path, ev: dict[str, Any], cfg: dict[str, Any]) -> dict[str, dict
     return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
-def score(out: Path) -> dict[str, Any]:
-    """Re-score every evaluation in OUT from the store; write results/details parquet and the card."""
+def score(out: Path, judge_pending: bool = False) -> dict[str, Any]:
+    """Re-score every evaluation in OUT from the store; write results/details parquet and the card.
+    With a judge in the manifest (globmed.bench.judge), unparsed outputs get its stored reading;
+    `judge_pending` returns the judge requests still to send instead of writing anything."""
+    from .judge import Judging
+
     out = Path(out)
     manifest = _read_manifest(out)
     store = Store(out / ".cache" / "requests.sqlite")
+    judging = Judging(manifest["judge"], store) if manifest.get("judge") else None
     details: dict[str, list[dict[str, Any]]] = defaultdict(list)
     results: list[dict[str, Any]] = []
     try:
         for eid, ev in manifest["evaluations"].items():
             for cfg in ev["configs"]:
-                rows = _score_config(store, eid, ev, cfg, _items(out, ev, cfg))
+                rows = _score_config(store, eid, ev, cfg, _items(out, ev, cfg), judging)
                 details[f"details.{cfg['dataset']}.{cfg['language']}"].extend(rows)
-                results.extend(_per_run(ev, cfg, rows))
+                results.extend(_per_run(ev, cfg, rows, judging is not None))
     finally:
         store.close()
+    if judge_pending:
+        return {"judge_pending": judging.pending if judging else {}}
     _write(out, "results", results, RESULTS)
     for config, rows in details.items():
         spec = registry.get(config.split(".")[1])
@@ -70,7 +77,7 @@ def score(out: Path) -> dict[str, Any]:
 
 
 def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any],
-                  items: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+                  items: dict[str, dict[str, Any]], judging: Any = None) -> list[dict[str, Any]]:
     spec, lang = registry.get(cfg["dataset"]), languages.get(cfg["language"])
     task = get_task(spec.task)
     rows = []
@@ -91,6 +98,9 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
                        correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",
                        finish_reason=resp.finish_reason, tokens_in=resp.tokens_in, tokens_out=resp.tokens_out,
                        latency=resp.latency, **(scored.metrics or {}))
+            if judging is not None and row["unparsed"] and resp.scores is None:  # only what the rules left unread
+                options = list(item["options"]) if spec.task == "mcqa" else list(spec.labels)
+                row["pred_judge"] = judging.read(spec.task, item, options, resp.text or "")
         rows.append({**dict.fromkeys(DETAIL_COLUMNS), **row})  # a column without a type is refused, not dropped
     if spec.task == "lfqa" and ev.get("bertscore"):
         _add_bertscore(rows, ev["bertscore"], lang.code)
@@ -112,7 +122,8 @@ def _add_bertscore(rows: list[dict[str, Any]], config: dict[str, Any], language:
         r["bertscore"] = value
 
 
-def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]],
+            judged: bool = False) -> list[dict[str, Any]]:
     spec = registry.get(cfg["dataset"])
     price = ev.get("price") or {}
     by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -145,6 +156,13 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
             "temperature": ev["temperature"], "seed": ev["seed"] + run, "decoding": ev.get("decoding"), "data": ev["data"],
             "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
         }
+        # the judge's columns, apart: never part of accuracy / unparsed (see globmed.bench.judge)
+        scored_task = judged and spec.task != "lfqa" and answered
+        row["unparsed_judge"] = (sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is None)
+                                 if scored_task else None)
+        row["accuracy_judge"] = ((correct + sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is not None
+                                                and r["pred_judge"] == r["gold"])) / len(answered)
+                                 if scored_task else None)
         for metric in ("rouge1", "rougeL", "bleu1", "bertscore"):
             values = [r[metric] for r in answered if r[metric] is not None]
             row[metric] = sum(values) / len(values) if values else None

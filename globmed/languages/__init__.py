@@ -18,6 +18,8 @@ from ..yamlfile import read_yaml
 HERE = Path(__file__).parent
 REQUIRED = ("code", "name", "native_name", "resource", "script", "system", "mcqa", "nli", "lfqa", "extraction")
 NLI_LABELS = ("entailment", "neutral", "contradiction")
+EXTRACTION_FIELDS = ("answer_phrases", "option_words", "choice_verbs", "conclusion_markers", "copulas", "fillers",
+                     "verdicts", "refusal_phrases", "letter_words", "negations", "negations_after", "conditionals")
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,22 @@ def _load(path: Path) -> Language:
         raise GlobmedError(f"{lines.at('nli', 'labels')}: field 'nli.labels' lacks words for {', '.join(bad)}")
     if "{labels}" not in str(data["nli"].get("answer_format", "")):
         raise GlobmedError(f"{lines.at('nli', 'answer_format')}: field 'nli.answer_format' must contain {{labels}}")
+    _check_extraction(data["extraction"], lines)
     known = {f for f in Language.__dataclass_fields__ if f != "extra"}
     return Language(**{k: v for k, v in data.items() if k in known},
                     extra={k: v for k, v in data.items() if k not in known})
+
+
+def _check_extraction(extraction: Any, lines: Any) -> None:
+    """The extraction section: known fields (see en.yaml's header), each a list of words."""
+    if not isinstance(extraction, dict):
+        raise GlobmedError(f"{lines.at('extraction')}: field 'extraction' must be a mapping of word lists")
+    for name, words in extraction.items():
+        if name not in EXTRACTION_FIELDS:
+            raise GlobmedError(f"{lines.at('extraction', str(name))}: unknown field 'extraction.{name}' "
+                               f"(known: {', '.join(EXTRACTION_FIELDS)})")
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise GlobmedError(f"{lines.at('extraction', str(name))}: field 'extraction.{name}' must be a list of words")
 
 
 @lru_cache(maxsize=None)
