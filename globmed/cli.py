@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,7 +13,7 @@ from rich.markup import escape
 from .bench.run import BenchSettings
 from .demo import DemoSettings
 from .deploy.cli import deploy_app
-from .errors import GlobmedError
+from .errors import EXIT_STATUS_HELP, run_app
 from .hub.settings import BuildSettings
 from .review.settings import ReviewSampleSettings
 from .settings import settings_command
@@ -24,7 +23,7 @@ from .translate.settings import TranslateSettings
 
 # Never show local variables in tracebacks: they can hold tokens and API keys.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
-                  help="Build, evaluate and train multilingual medical LLMs (GlobMed).")
+                  help="Build, evaluate and train multilingual medical LLMs (GlobMed).", epilog=EXIT_STATUS_HELP)
 data_app = typer.Typer(no_args_is_help=True, help="GlobMed data: sources -> records -> Hub configs.")
 app.add_typer(data_app, name="data")
 bench_app = typer.Typer(no_args_is_help=True, help="GlobMed-Bench: evaluate models in every language.")
@@ -257,11 +256,7 @@ def train_slurm_script() -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except GlobmedError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(2)
+    run_app(app)
 
 
 if __name__ == "__main__":
