@@ -87,8 +87,7 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
                 scored = (task.score_choices(resp.scores, item, lang, spec) if resp.scores is not None
                           and task.score_choices else task.score_text(resp.text or "", item, lang, spec))
             except Exception as exc:  # noqa: BLE001
-                row.update(error=f"the stored response cannot be scored ({type(exc).__name__}: {exc}); "
-                                 f"rerun to request it again")
+                row.update(error=f"the stored response cannot be scored ({type(exc).__name__}: {exc})")
             else:
                 row.update(output=resp.text, reasoning=resp.reasoning, scores=resp.scores, pred=scored.pred,
                            correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",

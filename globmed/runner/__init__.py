@@ -179,7 +179,14 @@ class _Executor:
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
                     return None
                 self.limit.on_success(response.latency, limited, window)
-                self.store.put(job.key, response.to_json())
+                stored = response.to_json()
+                try:  # what is stored must read back as a response (the store trusts checksummed rows)
+                    Response.from_json(stored)
+                except ValueError as exc:
+                    self._error(job, f"the backend returned a response that cannot be stored: {exc}", None,
+                                attempt + 1)
+                    return None
+                self.store.put(job.key, stored)
                 self.stats.done += 1
                 self._advance()
                 return response

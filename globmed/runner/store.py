@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from ..backends.base import Response
 from ..errors import RuntimeFailure
 
 SCHEMA = """
@@ -60,8 +61,6 @@ def checksum(key: str, response: str) -> str:
 
 def _readable(response: str) -> str | None:
     """Why a stored response cannot be scored, or None when it can."""
-    from ..backends.base import Response
-
     try:
         Response.from_json(response)
     except ValueError as exc:
@@ -117,22 +116,28 @@ class Store:
             raise _damaged(self.path, exc) from None
 
     def _row(self, key: str) -> str | None:
-        """The response of `key` when its row is sound; else None, with the reason kept in `problem(key)`."""
-        def read() -> tuple[str, str | None] | None:
+        """The response of `key` when its row is sound; else None, with the reason kept in `problem(key)`.
+        A row written with a checksum was readable when stored (the runner checks before `put`), so the
+        checksum is enough; an older row without one is checked as a response, then sealed."""
+        try:
             with self._lock:
-                return self._db.execute("SELECT response, checksum FROM responses WHERE key=?", (key,)).fetchone()
-
-        row = self._sql(read)
+                row = self._db.execute("SELECT response, checksum FROM responses WHERE key=?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise _damaged(self.path, exc) from None
         if row is None:
             return None
         response, stored = row
-        problem = CORRUPT if stored is not None and stored != checksum(key, response) else _readable(response)
-        if problem is None and stored is None:  # written before checksums: sealed once it reads as a response
-            self._sql(lambda: self._seal(key, response))
+        if stored is not None:
+            problem = None if stored == checksum(key, response) else CORRUPT
+        else:
+            problem = _readable(response)
+            if problem is None:
+                self._sql(lambda: self._seal(key, response))
         if problem is not None:
             self._problems[key] = problem
             return None
-        self._problems.pop(key, None)
+        if self._problems:
+            self._problems.pop(key, None)
         return response
 
     def _seal(self, key: str, response: str) -> None:
@@ -140,8 +145,7 @@ class Store:
             self._db.execute("UPDATE responses SET checksum=? WHERE key=?", (checksum(key, response), key))
 
     def has(self, key: str) -> bool:
-        """Whether `key` has a sound response: its checksum holds and it reads as a response (one that does
-        not is requested again)."""
+        """Whether `key` has a sound response (a corrupted or unreadable one is requested again)."""
         return self._row(key) is not None
 
     def get(self, key: str) -> str | None:
