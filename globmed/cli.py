@@ -57,6 +57,7 @@ def data_records(
     sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
     out: Path = typer.Option(..., help="JSON-lines file of the screened records (the input of `globmed translate`)"),
     datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
+    follow_symlinks: bool = typer.Option(False, help="read symlinks that lead outside the sources folder"),
 ) -> None:
     """Write the screened source records as JSON lines, one unified record per line."""
     from . import registry
@@ -64,8 +65,11 @@ def data_records(
     from .screening import Screener
     from .sample import sources_folder
     from .sources import find_files, read_dataset
+    from .sources._io import refuse_links_leaving
 
     sources = sources_folder(sources)
+    if not follow_symlinks and sources.is_dir():
+        refuse_links_leaving(sources)
     n = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for name in registry.parse_datasets(datasets):

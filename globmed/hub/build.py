@@ -25,6 +25,7 @@ from ..records import Record
 from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
 from ..sources import find_files, read_dataset
+from ..sources._io import refuse_links_leaving
 from ..translations import TranslationProblem, attach, load, translation_files
 from .card import write_card
 from .parquet import RowWriter, schema_for
@@ -57,6 +58,10 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
     for folder in folders[1:]:
         if not folder.is_dir():
             raise GlobmedError(f"{folder}: translation folder not found")
+    if not settings.follow_symlinks:
+        refuse_links_leaving(sources)
+        for folder in folders[1:]:
+            refuse_links_leaving(folder, "translation folder")
     explicit = settings.datasets not in (None, "all")
 
     configs: dict[str, dict[str, int]] = {}

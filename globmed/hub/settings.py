@@ -17,3 +17,5 @@ class BuildSettings:
     languages: str = field(default="all", metadata={"help": "comma-separated language codes, or 'all'"})
     overwrite: bool = field(default=False, metadata={"help": "replace OUT if it exists (only once the new build is complete)"})
     name: str = field(default="GlobMed", metadata={"help": "pretty name in the dataset card"})
+    follow_symlinks: bool = field(default=False, metadata={
+        "help": "read symlinks that lead outside the sources or translation folders (refused by default)"})
