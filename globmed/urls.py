@@ -40,3 +40,18 @@ def redact_urls(text: str) -> str:
     """Every URL inside free text (an error message, a log line) without its credentials."""
     text = _USERINFO.sub(lambda m: m.group("scheme"), text)
     return _QUERY_SECRET.sub(lambda m: m.group("name") + REDACTED, text)
+
+
+def hf_token_allowed(url: str | None) -> bool:
+    """Whether a Hugging Face token may be sent to `url`: https only, to huggingface.co or one of its
+    subdomains, or to an Inference Endpoint (https://<name>.<region>.<vendor>.endpoints.huggingface.cloud).
+    Never to a look-alike (`evilhuggingface.co`), a user Space (*.hf.space), another port or plain http."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme.lower() != "https" or port not in (None, 443) or "@" in parts.netloc:
+        return False
+    return host == "huggingface.co" or host.endswith((".huggingface.co", ".endpoints.huggingface.cloud"))

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GlobmedError
-from ..urls import public_url
+from ..urls import hf_token_allowed, public_url
 from .base import (DEFAULT_TIMEOUT, Backend, BackendError, Request, Response, check_size, choice_scores, http_error,
                    text_content)
+
+
+NO_TOKEN = "EMPTY"  # what self-hosted servers get instead of a token (they accept any)
 
 
 @dataclass
@@ -31,7 +34,9 @@ class TGIBackend(Backend):
     def _make_client(self, url: str) -> Any:
         from huggingface_hub import AsyncInferenceClient
 
-        return AsyncInferenceClient(base_url=url, timeout=self.timeout)
+        # The machine's HF token goes only over https to Hugging Face hosts and Inference Endpoints. With
+        # token=None (or "") huggingface_hub sends it to ANY URL, so elsewhere a placeholder goes instead.
+        return AsyncInferenceClient(base_url=url, timeout=self.timeout, token=None if hf_token_allowed(url) else NO_TOKEN)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "base_url": public_url(self.base_url), "revision": self.revision}
