@@ -103,10 +103,18 @@ def bench_report(
     out: Path = typer.Argument(..., help="a results folder written by `globmed bench run`"),
     rescore: bool = typer.Option(False, help="re-score every answer from the request store first (no network)"),
     correction: str = typer.Option("holm", help="multiple-comparison correction: holm or bh"),
+    repair: bool = typer.Option(False, help="salvage the readable rows of a damaged request store first"),
 ) -> None:
     """Tables, statistics against the reference language and plots (written to OUT/report)."""
     from .bench.report import report
 
+    if repair:
+        from .bench.run import STORE, report_repair
+        from .runner import Store
+
+        store = Store(Path(out) / STORE, repair=True)
+        report_repair(store, console)
+        store.close()
     report(out, rescore=rescore, method=correction, console=console)
 
 

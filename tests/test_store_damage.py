@@ -112,12 +112,18 @@ def test_repair_keeps_the_readable_rows_of_a_store_with_a_broken_page(original, 
     line = assert_one_line_error(rerun(cli, server, sample_data, out), store)
     assert "damaged" in line and "--repair" in line
 
-    before = len(server.chat_requests())
-    repaired = rerun(cli, server, sample_data, out, "--repair")
-    assert repaired.returncode == 0, str(repaired)
+    report = cli("bench", "report", out, "--rescore", "--repair")  # offline: the readable rows, scored
+    assert report.returncode == 0, str(report)
+    assert "repaired" in report.output and "the damaged file is" in report.output
     total = len(preds(original))
-    resent = sent(server, before)
-    assert 0 < resent < total // 4, (resent, total)  # only the rows of the broken page were lost
+    lost = [k for k, v in preds(out).items() if v != preds(original)[k]]
+    assert 0 < len(lost) < total // 4, (len(lost), total)  # only the rows of the broken page
+    assert all(preds(out)[k][3] for k in lost)  # each lost row says so, none is scored from garbage
+
+    before = len(server.chat_requests())
+    again = rerun(cli, server, sample_data, out)
+    assert again.returncode == 0, str(again)
+    assert sent(server, before) == len(lost)  # exactly the lost ones are requested again
     assert preds(out) == preds(original)
 
 
