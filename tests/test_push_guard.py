@@ -246,3 +246,55 @@ def test_an_unreachable_hub_is_one_line_with_the_cause(built, tmp_path):
     run = run_cli(["data", built["out"], "--repo", REPO], env, exe="globmed-push")
     line = one_line(run, 1)
     assert f"cannot reach the Hub at http://127.0.0.1:{port}" in line and "refused" in line.lower()
+
+
+# ----------------------------------------------------------------------------------- decoding, unit level
+def test_compressed_and_archived_content_is_read(tmp_path):
+    """zstd (a codec Python lacks), a .tgz holding a .gz member, a .tar.gz: the guard and the scan see inside."""
+    import io
+    import tarfile
+    from dataclasses import dataclass
+
+    from globmed.hub.guard import derived_datasets
+    from globmed.hub.secrets import SecretScan, secrets_to_find
+
+    key = "hf_" + "Q" * 34
+    with pa.CompressedOutputStream(str(tmp_path / "x.jsonl.zst"), "zstd") as out:
+        out.write(json.dumps({"id": "mednli-test-1", "text": key}).encode() + b"\n")
+    member = gzip.compress(json.dumps({"dataset": "MedNLI", "text": key}).encode())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("inner/records.jsonl.gz")
+        info.size = len(member)
+        tf.addfile(info, io.BytesIO(member))
+    (tmp_path / "bundle.tgz").write_bytes(buf.getvalue())
+    (tmp_path / "bundle.tar.gz").write_bytes(buf.getvalue())
+
+    @dataclass
+    class Planned:
+        path_in_repo: str
+        local: object
+
+    names = ["x.jsonl.zst", "bundle.tgz", "bundle.tar.gz"]
+    found = derived_datasets([Planned(n, tmp_path / n) for n in names])
+    assert found["mednli"] == ["x.jsonl.zst > decompressed (its records)",
+                               "bundle.tgz > inner/records.jsonl.gz > decompressed (its records)",
+                               "bundle.tar.gz > decompressed > inner/records.jsonl.gz > decompressed (its records)"]
+    scan = SecretScan(secrets_to_find(None))
+    for name in names:
+        finding = scan.scan(tmp_path / name, name)
+        assert finding and finding.what == "a Hugging Face token (hf_...)" and "decompressed" in finding.where
+
+
+def test_the_shipped_sample_inside_the_package_is_not_a_dataset(tmp_path):
+    """A vendored globmed (the Space's --vendor-globmed) carries the machine-written sample in MedNLI's
+    format: byte-identical to the shipped files, it does not count; one changed byte and it does."""
+    from globmed.hub.guard import derived_datasets
+    from globmed.hub.push import plan
+
+    package = ROOT / "globmed"
+    assert "mednli" not in derived_datasets(plan(package))
+    copy(package / "sample" / "sources", tmp_path / "sources")
+    target = next((tmp_path / "sources" / "mednli").glob("*.jsonl"))
+    target.write_text(target.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert "mednli" in derived_datasets(plan(tmp_path / "sources"))

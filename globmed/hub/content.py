@@ -34,9 +34,27 @@ TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
 def _arrow_stream(f: IO[bytes], codec: str) -> IO[bytes]:
+    """A codec pyarrow has and Python lacks (zstd, lz4, brotli), as an ordinary buffered binary file."""
     import pyarrow as pa
 
-    return pa.CompressedInputStream(pa.PythonFile(f, mode="r"), codec)
+    return io.BufferedReader(_Raw(pa.CompressedInputStream(pa.PythonFile(f, mode="r"), codec)), CHUNK)
+
+
+class _Raw(io.RawIOBase):
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
 
 
 @dataclass(frozen=True)
