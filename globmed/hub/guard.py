@@ -57,7 +57,8 @@ class _Names:
         m = self._id.match(str(value).lower()) if isinstance(value, str) and self.names else None
         return self.names[m.group(1)] if m else None
 
-    def exact(self, value: Any) -> set[str]:
+    def named_by(self, value: Any) -> set[str]:
+        """Datasets a field value names (`mednli`, `MedNLI`, `MedNLI (PhysioNet)`)."""
         return self.in_text(value) if isinstance(value, str) else set()
 
 
@@ -130,7 +131,7 @@ def _table(part: Part, names: _Names) -> Iterable[tuple[str, str]]:
     for batch in batches(table, wanted):
         for name, column in zip(batch.schema.names, batch.columns):
             for value in pc.unique(column).to_pylist():
-                datasets = names.exact(value) if name.lower() == "dataset" else {names.of_id(value)} - {None}
+                datasets = names.named_by(value) if name.lower() == "dataset" else {names.of_id(value)} - {None}
                 for d in datasets - seen:
                     seen.add(d)
                     yield d, f"column {name!r}"
@@ -145,14 +146,14 @@ def _walk(obj: Any, names: _Names, depth: int = 0) -> Iterable[str]:
             k = str(key).lower()
             if k in JSON_KEYS:
                 if isinstance(value, str):
-                    yield from names.exact(value)
+                    yield from names.named_by(value)
                 elif isinstance(value, dict):
                     for inner in value:
-                        yield from names.exact(inner)
+                        yield from names.named_by(inner)
                 elif isinstance(value, list):
                     for inner in value:
                         if isinstance(inner, str):
-                            yield from names.exact(inner)
+                            yield from names.named_by(inner)
             elif k in ID_KEYS and (d := names.of_id(value)):
                 yield d
             if isinstance(value, (dict, list)):
@@ -199,7 +200,7 @@ def _csv(part: Part, names: _Names) -> Iterable[tuple[str, str]]:
             for row in reader:
                 for key, value in row.items():
                     k = (key or "").lower()
-                    datasets = names.exact(value) if k == "dataset" else (
+                    datasets = names.named_by(value) if k == "dataset" else (
                         {names.of_id(value)} - {None} if k in ID_KEYS else set())
                     for d in datasets - seen:
                         seen.add(d)
@@ -227,7 +228,7 @@ def _card(part: Part, names: _Names) -> Iterable[tuple[str, str]]:
         return
     for config in (meta.get("configs") or []) if isinstance(meta, dict) else []:
         if isinstance(config, dict):
-            for d in names.exact(str(config.get("config_name", ""))):
+            for d in names.named_by(str(config.get("config_name", ""))):
                 yield d, "its configs"
 
 
