@@ -103,11 +103,14 @@ def test_a_file_that_is_not_a_store_is_one_line_with_the_remedy(original, server
 def test_repair_keeps_the_readable_rows_of_a_store_with_a_broken_page(original, server, sample_data, tmp_path, cli):
     out = copy_of(original, tmp_path)
     store = store_of(out)
-    page = sqlite3.connect(store).execute("PRAGMA page_size").fetchone()[0]
-    pages = store.stat().st_size // page
-    assert pages > 20, pages
-    with open(store, "r+b") as fh:  # one page in the middle: the responses' leaf pages fill most of the file
-        fh.seek((pages // 2) * page)
+    db = sqlite3.connect(store)
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    leaves = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name='responses' AND pagetype='leaf' "
+                                       "ORDER BY pageno")]  # the pages that hold the responses' rows
+    db.close()
+    assert len(leaves) > 10, leaves
+    with open(store, "r+b") as fh:  # one leaf in the middle, overwritten
+        fh.seek((leaves[len(leaves) // 2] - 1) * page)
         fh.write(b"\xff" * page)
     line = assert_one_line_error(rerun(cli, server, sample_data, out), store)
     assert "damaged" in line and "--repair" in line
@@ -131,10 +134,12 @@ def test_an_altered_response_is_detected_and_requested_again(original, server, s
     out = copy_of(original, tmp_path)
     store = store_of(out)
     db = sqlite3.connect(store)
-    key, response = db.execute("SELECT key, response FROM responses ORDER BY key LIMIT 1").fetchone()
+    key, response = next((k, r) for k, r in db.execute("SELECT key, response FROM responses ORDER BY key")
+                         if json.loads(r)["text"].startswith(("The answer is A.", "The answer is B.")))  # an MCQA answer
     altered = json.loads(response)
     letter = altered["text"][len("The answer is ")]
-    altered["text"] = altered["text"].replace(f"is {letter}.", f"is {'B' if letter != 'B' else 'C'}.", 1)
+    altered["text"] = altered["text"].replace(f"is {letter}.", f"is {'B' if letter == 'A' else 'A'}.", 1)
+    assert altered["text"] != json.loads(response)["text"]  # another letter: a silent rescore would change the score
     db.execute("UPDATE responses SET response=? WHERE key=?", (json.dumps(altered), key))
     db.commit()
     db.close()
