@@ -66,8 +66,9 @@ def memory_store_class() -> type:
 
         _shared: dict[str, dict[str, Any]] = {}
 
-        def __init__(self, path: Path):  # no SQLite at all
+        def __init__(self, path: Path, repair: bool = False):  # no SQLite at all
             self.path = Path(path)
+            self.repaired = None
             d = self._shared.setdefault(str(self.path), {"responses": {}, "errors": {}, "plan": {}, "prompts": {}})
             self._r, self._e, self._p, self._q = d["responses"], d["errors"], d["plan"], d["prompts"]
 
@@ -79,6 +80,9 @@ def memory_store_class() -> type:
 
         def error(self, key: str) -> tuple[str, int | None, int] | None:
             return self._e.get(key)
+
+        def problem(self, key: str) -> str | None:
+            return None
 
         def put(self, key: str, response: str) -> None:
             self._r[key] = response

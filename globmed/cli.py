@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,7 +13,7 @@ from rich.markup import escape
 from .bench.run import BenchSettings
 from .demo import DemoSettings
 from .deploy.cli import deploy_app
-from .errors import GlobmedError
+from .errors import EXIT_STATUS_HELP, run_app
 from .hub.settings import BuildSettings
 from .review.settings import ReviewSampleSettings
 from .settings import settings_command
@@ -24,7 +23,7 @@ from .translate.settings import TranslateSettings
 
 # Never show local variables in tracebacks: they can hold tokens and API keys.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
-                  help="Build, evaluate and train multilingual medical LLMs (GlobMed).")
+                  help="Build, evaluate and train multilingual medical LLMs (GlobMed).", epilog=EXIT_STATUS_HELP)
 data_app = typer.Typer(no_args_is_help=True, help="GlobMed data: sources -> records -> Hub configs.")
 app.add_typer(data_app, name="data")
 bench_app = typer.Typer(no_args_is_help=True, help="GlobMed-Bench: evaluate models in every language.")
@@ -115,6 +114,7 @@ def data_records(
     sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
     out: Path = typer.Option(..., help="JSON-lines file of the screened records (the input of `globmed translate`)"),
     datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
+    follow_symlinks: bool = typer.Option(False, help="read symlinks that lead outside the sources folder"),
 ) -> None:
     """Write the screened source records as JSON lines, one unified record per line."""
     from . import registry
@@ -122,9 +122,12 @@ def data_records(
     from .screening import Screener
     from .sample import sources_folder
     from .sources import read_dataset
+    from .sources._io import refuse_links_leaving
     from .sources.layout import locate
 
     sources = sources_folder(sources)
+    if not follow_symlinks and sources.is_dir():
+        refuse_links_leaving(sources)
     n = 0
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for name in registry.parse_datasets(datasets):
@@ -166,11 +169,19 @@ def bench_report(
     judge_backend: str = typer.Option("openai", help="the judge's backend (as bench run's --backend)"),
     judge_base_url: Optional[str] = typer.Option(None, help="the judge's server URL"),
     judge_api_key_env: Optional[str] = typer.Option(None, help="environment variable holding the judge's API key"),
+    repair: bool = typer.Option(False, help="salvage the readable rows of a damaged request store first"),
 ) -> None:
     """Tables, statistics against the reference language and plots (written to OUT/report)."""
     from .bench.judge import JudgeSpec
     from .bench.report import report
 
+    if repair:
+        from .bench.run import STORE, report_repair
+        from .runner import Store
+
+        store = Store(Path(out) / STORE, repair=True)
+        report_repair(store, console)
+        store.close()
     spec = JudgeSpec(judge, judge_backend, judge_base_url, judge_api_key_env) if judge else None
     report(out, rescore=rescore, method=correction, console=console, paper=paper, judge=spec)
 
@@ -325,11 +336,7 @@ def train_slurm_script() -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except GlobmedError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(2)
+    run_app(app)
 
 
 if __name__ == "__main__":

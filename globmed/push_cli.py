@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
@@ -10,12 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import GlobmedError
+from .errors import EXIT_STATUS_HELP, GlobmedError, run_app
 from .hub.push import PushSettings, push_folder
 from .settings import settings_command
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
-                  help="Publish globmed folders to the Hugging Face Hub (one commit each, private by default).")
+                  help="Publish globmed folders to the Hugging Face Hub (one commit each, private by default).",
+                  epilog=EXIT_STATUS_HELP)
 console = Console()
 
 
@@ -53,11 +53,7 @@ def push_results(settings: PushSettings) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except GlobmedError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(2)
+    run_app(app)
 
 
 @settings_command(app, "model", PushSettings,

@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
-from .errors import GlobmedError
+from .errors import EXIT_STATUS_HELP, GlobmedError
 from .yamlfile import read_yaml
 
 T = TypeVar("T")
@@ -153,7 +153,7 @@ def settings_command(app: typer.Typer, name: str, settings_cls: type[T], help: s
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__doc__ = help or fn.__doc__
         command.__name__ = fn.__name__
-        app.command(name, help=help or fn.__doc__)(command)
+        app.command(name, help=help or fn.__doc__, epilog=EXIT_STATUS_HELP)(command)
         return fn
 
     return register

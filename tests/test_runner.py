@@ -26,6 +26,7 @@ from globmed.backends import GenerationSettings, Request, make_backend
 from globmed.bench.run import BenchSettings, run_bench
 from globmed.bench.score import load_results
 from globmed.runner import Job, RunStats, Store, execute, request_key
+from globmed.runner.store import checksum
 from tests.conftest import ROOT, gold_responder
 
 
@@ -247,7 +248,8 @@ def test_execute_streams_a_huge_plan(openai_server, store, tmp_path):
     server = openai_server()
     total = 100_000
     db = sqlite3.connect(store.path)
-    db.executemany("INSERT INTO responses VALUES (?, ?, 0)", ((f"key-{i}", "{}") for i in range(total)))
+    db.executemany("INSERT INTO responses VALUES (?, ?, 0, ?)",
+                   ((f"key-{i}", "{}", checksum(f"key-{i}", "{}")) for i in range(total)))
     db.commit()
     db.close()
 

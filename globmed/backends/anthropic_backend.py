@@ -7,14 +7,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Backend, BackendError, Request, Response, http_error, split_system
+from ..urls import public_url
+from .base import DEFAULT_TIMEOUT, Backend, BackendError, Request, Response, check_size, http_error, split_system
 
 
 @dataclass
 class AnthropicBackend(Backend):
     base_url: str | None = None
     api_key_env: str = "ANTHROPIC_API_KEY"
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
     thinking_budget: int | None = None  # extended thinking tokens; None: off
     _client: Any = field(init=False, default=None, repr=False)
 
@@ -28,7 +29,7 @@ class AnthropicBackend(Backend):
         self._client = AsyncAnthropic(api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "base_url": self.base_url or "https://api.anthropic.com",
+        return {**super().identity(), "base_url": public_url(self.base_url or "https://api.anthropic.com"),
                 "thinking_budget": self.thinking_budget}
 
     def _kwargs(self, request: Request) -> dict[str, Any]:
@@ -65,6 +66,7 @@ class AnthropicBackend(Backend):
             raise BackendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
         text = "".join(b.text for b in out.content if getattr(b, "type", "") == "text")
         thinking = "".join(getattr(b, "thinking", "") for b in out.content if getattr(b, "type", "") == "thinking")
+        check_size(text + thinking)
         return Response(text=text, finish_reason=out.stop_reason, tokens_in=out.usage.input_tokens,
                         tokens_out=out.usage.output_tokens, latency=time.perf_counter() - start, model=out.model,
                         reasoning=thinking or None)

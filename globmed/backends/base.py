@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+# Seconds one attempt may take, body included (a server that trickles its answer is cut off here), for
+# chat APIs; a long reasoning answer fits, a hung server costs this much per attempt. --timeout sets it.
+DEFAULT_TIMEOUT = 300.0
+# The largest reply body kept: a reasoning model's 32k-token answer is ~130 KB; anything past this is an
+# error, never stored (GLOBMED_MAX_RESPONSE_BYTES raises it).
+MAX_RESPONSE_BYTES = int(os.environ.get("GLOBMED_MAX_RESPONSE_BYTES") or 4 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,63 @@ class Response:
 
     @staticmethod
     def from_json(text: str) -> "Response":
-        return Response(**json.loads(text))
+        """A stored response; ValueError (with the reason) when it is not one this version can score."""
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        unknown = sorted(set(data) - set(Response.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        for name, types in _FIELD_TYPES.items():
+            value = data.get(name)
+            if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+                raise ValueError(f"field {name!r} is a {type(value).__name__}, not {_TYPE_NAMES[name]}")
+        scores = data.get("scores")
+        if scores is not None and not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scores):
+            raise ValueError("field 'scores' holds values that are not numbers")
+        return Response(**data)
+
+
+_FIELD_TYPES: dict[str, Any] = {"text": str, "scores": list, "finish_reason": str, "tokens_in": int, "tokens_out": int,
+                                "latency": (int, float), "model": str, "reasoning": str}
+_TYPE_NAMES = {"text": "text", "scores": "a list", "finish_reason": "text", "tokens_in": "an integer",
+               "tokens_out": "an integer", "latency": "a number", "model": "text", "reasoning": "text"}
+
+
+def text_content(value: Any, field: str = "content") -> str | None:
+    """A reply's text: a string as is, a list of text parts joined (OpenAI's content parts; a refusal
+    part is the model's answer too), None as None. Anything else is a BackendError naming what came."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = []
+        for i, part in enumerate(value):
+            kind = part.get("type") if isinstance(part, dict) else None
+            text = part.get("text" if kind == "text" else "refusal") if kind in ("text", "refusal") else None
+            if isinstance(part, str):
+                text = part
+            if not isinstance(text, str):
+                shown = kind if kind else type(part).__name__
+                raise BackendError(f"the server returned {field} part {i} of type {shown!r}, not text; not scored")
+            texts.append(text)
+        return "".join(texts)
+    raise BackendError(f"the server returned {field} as a {type(value).__name__} ({str(value)[:40]!r}), "
+                       f"not text; not scored")
+
+
+def too_large(size: int | None = None) -> BackendError:
+    got = f"{size:,} bytes" if size else "more"
+    return BackendError(f"the server sent {got} for one answer; the limit is {MAX_RESPONSE_BYTES:,} bytes "
+                        f"(GLOBMED_MAX_RESPONSE_BYTES raises it); not stored")
+
+
+def check_size(text: str | None) -> None:
+    """A reply text over MAX_RESPONSE_BYTES is an error (for backends whose SDK reads the body itself)."""
+    if text is not None and len(text) * 4 > MAX_RESPONSE_BYTES and len(text.encode("utf-8")) > MAX_RESPONSE_BYTES:
+        raise too_large(len(text.encode("utf-8")))
 
 
 class BackendError(Exception):

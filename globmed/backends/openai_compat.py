@@ -16,8 +16,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
-from .base import Backend, BackendError, Request, Response, choice_scores, http_error
+from ..urls import public_url
+from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, choice_scores,
+                   http_error, text_content, too_large)
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -28,18 +31,30 @@ def parse_completion(body: Mapping[str, Any], latency: float = 0.0) -> Response:
     if not choices:
         raise BackendError("the server returned no choices", retryable=True)
     choice, usage = choices[0], body.get("usage") or {}
+    if not isinstance(choice, dict) or not isinstance(usage, dict):
+        raise BackendError("the server returned a malformed completion (choices[0] or usage is not an object)")
     message = choice.get("message") or {}
-    return Response(text=message.get("content") or "", finish_reason=choice.get("finish_reason"),
-                    tokens_in=usage.get("prompt_tokens"), tokens_out=usage.get("completion_tokens"),
-                    latency=latency, model=body.get("model"),
-                    reasoning=message.get("reasoning_content") or message.get("reasoning"))
+    if not isinstance(message, dict):
+        raise BackendError(f"the server returned a message that is a {type(message).__name__}, not an object")
+    reasoning = text_content(message.get("reasoning_content") or message.get("reasoning"), "reasoning")
+    return Response(text=text_content(message.get("content")) or "", finish_reason=_str(choice.get("finish_reason")),
+                    tokens_in=_int(usage.get("prompt_tokens")), tokens_out=_int(usage.get("completion_tokens")),
+                    latency=latency, model=_str(body.get("model")), reasoning=reasoning or None)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass
 class OpenAIBackend(Backend):
     base_url: str | None = None
     api_key_env: str | None = None  # default: OPENAI_API_KEY for api.openai.com; none for --base-url servers
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
     revision: str | None = None
     top_logprobs: int = 20
     _session: Any = field(init=False, default=None, repr=False)
@@ -54,10 +69,15 @@ class OpenAIBackend(Backend):
         if not self._key:
             raise BackendError(f"set {env} (or name another variable with --api-key-env)")
         self._url = (self.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+        # user:password@ in the URL is sent as HTTP Basic auth (it cannot go with a Bearer key in one header)
+        self._basic_auth = "@" in urlsplit(self._url).netloc
+        if self._basic_auth and self.api_key_env:
+            raise BackendError("give the server's credentials either in --base-url (user:password@) or with "
+                               "--api-key-env, not both")
         importlib.import_module("aiohttp")  # ~0.13 s: paid while setting up, not on the first request
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "base_url": self.base_url or OPENAI_URL, "revision": self.revision}
+        return {**super().identity(), "base_url": public_url(self.base_url or OPENAI_URL), "revision": self.revision}
 
     @property
     def sdk(self) -> Any:
@@ -90,19 +110,26 @@ class OpenAIBackend(Backend):
             # trust_env: HTTP(S)_PROXY / NO_PROXY (and ~/.netrc) apply, as they do for the openai SDK (httpx)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"}, trust_env=True)
+                headers={"Content-Type": "application/json",
+                         **({} if self._basic_auth else {"Authorization": f"Bearer {self._key}"})},
+                trust_env=True)
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             async with self._session.post(self._url, data=data) as resp:
-                raw = await resp.read()
+                raw = await _read_capped(resp)
                 if resp.status >= 400:
                     raise http_error(resp.status, _error_message(raw), resp.headers)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
-            raise BackendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+            kind = "TimeoutError: no complete answer" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+            detail = f" within {self.timeout:g} s (--timeout)" if isinstance(exc, asyncio.TimeoutError) else f": {exc}"
+            raise BackendError(f"{kind}{detail}", retryable=True) from None
         try:
-            return json.loads(raw)
+            out = json.loads(raw)
         except ValueError:
             raise BackendError(f"the server sent a body that is not JSON: {raw[:200]!r}", retryable=True) from None
+        if not isinstance(out, dict):
+            raise BackendError(f"the server sent a JSON {type(out).__name__}, not an object", retryable=True)
+        return out
 
     async def chat(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -123,8 +150,8 @@ class OpenAIBackend(Backend):
         top = [(t["token"], t["logprob"]) for t in first.get("top_logprobs") or []] or [(first["token"], first["logprob"])]
         usage = out.get("usage") or {}
         return Response(scores=choice_scores(top, request.choices), finish_reason="loglik",
-                        tokens_in=usage.get("prompt_tokens"), tokens_out=1,
-                        latency=time.perf_counter() - start, model=out.get("model"))
+                        tokens_in=_int(usage.get("prompt_tokens")) if isinstance(usage, dict) else None, tokens_out=1,
+                        latency=time.perf_counter() - start, model=_str(out.get("model")))
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -132,6 +159,19 @@ class OpenAIBackend(Backend):
             self._session = None
         if self._sdk is not None:
             await self._sdk.close()
+
+
+async def _read_capped(resp: Any) -> bytes:
+    """The body, or a BackendError as soon as it grows past MAX_RESPONSE_BYTES (never held whole)."""
+    if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
+        raise too_large(resp.content_length)
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error_message(raw: bytes) -> str:

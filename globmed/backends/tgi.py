@@ -7,13 +7,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Backend, BackendError, Request, Response, choice_scores, http_error
+from ..errors import GlobmedError
+from ..urls import hf_token_allowed, public_url
+from .base import (DEFAULT_TIMEOUT, Backend, BackendError, Request, Response, check_size, choice_scores, http_error,
+                   text_content)
+
+
+NO_TOKEN = "EMPTY"  # what self-hosted servers get instead of a token (they accept any)
 
 
 @dataclass
 class TGIBackend(Backend):
     base_url: str | None = None
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
     revision: str | None = None
     _client: Any = field(init=False, default=None, repr=False)
 
@@ -27,10 +33,12 @@ class TGIBackend(Backend):
     def _make_client(self, url: str) -> Any:
         from huggingface_hub import AsyncInferenceClient
 
-        return AsyncInferenceClient(base_url=url, timeout=self.timeout)
+        # The machine's HF token goes only over https to Hugging Face hosts and Inference Endpoints. With
+        # token=None (or "") huggingface_hub sends it to ANY URL, so elsewhere a placeholder goes instead.
+        return AsyncInferenceClient(base_url=url, timeout=self.timeout, token=None if hf_token_allowed(url) else NO_TOKEN)
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "base_url": self.base_url, "revision": self.revision}
+        return {**super().identity(), "base_url": public_url(self.base_url), "revision": self.revision}
 
     def _kwargs(self, request: Request) -> dict[str, Any]:
         s = request.settings
@@ -70,11 +78,14 @@ class TGIBackend(Backend):
         out = await self._call(**self._kwargs(request))
         choice = out.choices[0]
         usage = out.usage
-        return Response(text=choice.message.content or "", finish_reason=choice.finish_reason,
+        text = text_content(choice.message.content) or ""
+        reasoning = text_content(getattr(choice.message, "reasoning_content", None), "reasoning")
+        check_size(text + (reasoning or ""))
+        return Response(text=text, finish_reason=choice.finish_reason,
                         tokens_in=getattr(usage, "prompt_tokens", None),
                         tokens_out=getattr(usage, "completion_tokens", None),
                         latency=time.perf_counter() - start, model=getattr(out, "model", None),
-                        reasoning=getattr(choice.message, "reasoning_content", None))
+                        reasoning=reasoning or None)
 
     async def loglik(self, request: Request) -> Response:
         start = time.perf_counter()

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import GlobmedError
+from ..yamlfile import read_yaml
 
 META_FIELDS = ("access", "domain", "reasoning", "params_b", "active_params_b", "base_model", "family", "provider")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -80,10 +79,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def load_campaign(path: Path, only: list[str] | None = None) -> list[ModelEntry]:
     """The model entries of a campaign file (env references resolved only for the selected models)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise GlobmedError(f"{path}: cannot read campaign: {exc}") from None
+    data = read_yaml(Path(path), "campaign")[0] or {}  # named file:line errors, alias limits
+    if not isinstance(data, dict):
+        raise GlobmedError(f"{path}: a campaign must be a mapping with `models:`")
     defaults = data.get("defaults") or {}
     known = {f.name for f in fields(ModelEntry)}
     entries, seen = [], set()

@@ -50,8 +50,9 @@ def open_source(ref: str) -> Source:
     try:
         info = HfApi().dataset_info(ref)
         names = datasets.get_dataset_config_names(ref)
-    except Exception as exc:  # network or not found
-        raise GlobmedError(f"{ref}: neither a local folder nor a readable Hub dataset ({exc})") from None
+    except Exception as exc:  # network or not found: one line, the first of the client's message
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GlobmedError(f"{ref}: neither a local folder nor a readable Hub dataset ({detail})") from None
     return Source(ref, None, {n: {} for n in names}, info.sha or "unknown")
 
 

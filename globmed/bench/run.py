@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,10 +26,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import __version__, languages, registry
-from ..backends import GenerationSettings, Request, make_backend
-from ..errors import GlobmedError
+from ..backends import GenerationSettings, Request, backend_class, make_backend
+from ..backends.base import DEFAULT_TIMEOUT
+from ..errors import GlobmedError, IncompleteRun
 from ..io import atomic_path, write_json
-from ..runner import Job, RateLimiter, Store, execute, request_key
+from ..runner import DEFAULT_DEADLINE, Job, RateLimiter, Store, execute, request_key
 from .campaign import ModelEntry, load_campaign
 from .data import Source, choose_split, load_items, open_source
 from .paper import bench_datasets
@@ -73,6 +74,12 @@ class BenchSettings:
     rpm: float | None = field(default=None, metadata={"help": "request rate limit per minute"})
     tpm: float | None = field(default=None, metadata={"help": "token rate limit per minute"})
     max_retries: int = field(default=6, metadata={"help": "retries of 408/429/5xx/timeouts"})
+    timeout: float = field(default=DEFAULT_TIMEOUT, metadata={
+        "help": "seconds one attempt may take, whole answer included (remote backends)"})
+    deadline: float = field(default=DEFAULT_DEADLINE, metadata={
+        "help": "seconds one request may take across all its retries; then it is recorded as an error"})
+    repair: bool = field(default=False, metadata={
+        "help": "salvage the readable rows of a damaged request store (the damaged file is kept beside it)"})
     limit: int | None = field(default=None, metadata={"help": "first K items per config (for a quick look)"})
     batch_size: int | None = field(default=None, metadata={"help": "transformers backend batch size"})
     price_input: float | None = field(default=None, metadata={"help": "USD per 1M input tokens (cost)"})
@@ -97,6 +104,8 @@ class BenchSettings:
             raise ValueError("give --model (with --backend) or --models FILE.yaml")
         if self.runs < 1:
             raise ValueError("--runs must be at least 1")
+        if self.timeout <= 0 or self.deadline <= 0:
+            raise ValueError("--timeout and --deadline must be positive numbers of seconds")
 
 
 @dataclass
@@ -271,7 +280,8 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
     if settings.dry_run:
         dry_run(settings, entries, plans, console)
         return out
-    store = Store(out / STORE)
+    store = Store(out / STORE, repair=settings.repair)
+    report_repair(store, console)
     manifest = _read_manifest(out)
     failed = 0
     try:
@@ -287,8 +297,8 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
                                       settings.judge_api_key_env), console, settings.progress)
     print_summary(out, console)
     if failed:  # results are written, but the run is not complete: say so with the exit status
-        raise GlobmedError(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "
-                           f"wrong answers). Rerun the same command to retry them.")
+        raise IncompleteRun(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "
+                            f"wrong answers). Rerun the same command to retry them.")
     return out
 
 
@@ -300,6 +310,8 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
         options["base_url"] = entry.base_url
     if entry.api_key_env:
         options["api_key_env"] = entry.api_key_env
+    if "timeout" in {f.name for f in fields(backend_class(entry.backend))}:
+        options.setdefault("timeout", settings.timeout)  # a campaign entry's own timeout wins
     backend = make_backend(entry.backend, entry.model, **options)
     try:
         identity = backend.identity()
@@ -310,6 +322,7 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
         started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         evaluation = {
             "name": entry.name, "backend": entry.backend, "model": entry.model, "identity": identity,
+            "api_key_env": entry.api_key_env,  # the variable's name (never its value): the push scan checks it
             "meta": entry.meta, "price": entry.price, "mode": settings.mode, "runs": runs,
             "temperature": _temperature(entry, settings), "seed": settings.seed, "generation": asdict(generation_for(entry, settings, "mcqa", 0)),
             "decoding": decoding(entry, settings, backend.supports_loglik, seeds=entry.backend != "anthropic"),
@@ -336,7 +349,7 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
         count_tokens = limiter.tokens is not None  # the estimate only feeds a token rate limit
         jobs = (Job(key, req, _estimate_tokens(req) if count_tokens else 0) for key, req in pairs)
         stats = asyncio.run(_run(jobs, total, backend, store, entry.concurrency or settings.concurrency, limiter,
-                                 settings.max_retries, entry.name, settings.progress))
+                                 settings.max_retries, entry.name, settings.progress, settings.deadline))
         evaluation["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         evaluation["last_run"] = {"requests": total, "cached": stats.cached, "sent": stats.done + stats.errors,
                                   "errors": stats.errors, "retries": stats.retries, "seconds": round(stats.elapsed, 3)}
@@ -351,13 +364,20 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
 
 
 async def _run(jobs: Iterator[Job], total: int, backend: Any, store: Store, concurrency: int | None,
-               limiter: RateLimiter, max_retries: int, name: str, progress: bool) -> Any:
+               limiter: RateLimiter, max_retries: int, name: str, progress: bool, deadline: float) -> Any:
     """Run and close the backend in ONE event loop (async HTTP clients are bound to their loop)."""
     try:
         return await execute(jobs, total, backend, store, concurrency=concurrency, limiter=limiter,
-                             max_retries=max_retries, description=name, show_progress=progress)
+                             max_retries=max_retries, description=name, show_progress=progress, deadline=deadline)
     finally:
         await backend.aclose()
+
+
+def report_repair(store: Store, console: Console) -> None:
+    if store.repaired:
+        kept = store.repaired["kept"]
+        console.print(f"repaired {store.path}: kept {kept['responses']} responses, {kept['errors']} errors and "
+                      f"{kept['plan']} plan rows; the damaged file is {store.repaired['moved_to']}")
 
 
 def _write_plan(store: Store, eid: str, identity: dict[str, Any],

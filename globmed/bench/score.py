@@ -88,19 +88,25 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
         row: dict[str, Any] = {"model": ev["name"], "run": run, "id": item_id, "prompt_hash": ph,
                                "prompt": prompt or None, "gold": task.gold(item),  # every message as sent
                                "translation": translation_kind(item, spec.language, cfg["language"])}
+        problem = store.problem(key) if raw is None else None
         if raw is None:
-            row.update(error=err[0] if err else "missing: no response in the store (rerun to complete)")
+            row.update(error=f"{problem}; rerun to request it again" if problem else err[0] if err else
+                       "missing: no response in the store (rerun to complete)")
         else:
-            resp = Response.from_json(raw)
-            scored = (task.score_choices(resp.scores, item, lang, spec) if resp.scores is not None and task.score_choices
-                      else task.score_text(resp.text or "", item, lang, spec))
-            row.update(output=resp.text, reasoning=resp.reasoning, scores=resp.scores, pred=scored.pred,
-                       correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",
-                       finish_reason=resp.finish_reason, tokens_in=resp.tokens_in, tokens_out=resp.tokens_out,
-                       latency=resp.latency, **(scored.metrics or {}))
-            if judging is not None and row["unparsed"] and resp.scores is None:  # only what the rules left unread
-                options = list(item["options"]) if spec.task == "mcqa" else list(spec.labels)
-                row["pred_judge"] = judging.read(spec.task, item, options, resp.text or "")
+            try:  # one response that cannot be read or scored is an error of its own row, never a crash
+                resp = Response.from_json(raw)
+                scored = (task.score_choices(resp.scores, item, lang, spec) if resp.scores is not None
+                          and task.score_choices else task.score_text(resp.text or "", item, lang, spec))
+            except Exception as exc:  # noqa: BLE001
+                row.update(error=f"the stored response cannot be scored ({type(exc).__name__}: {exc})")
+            else:
+                row.update(output=resp.text, reasoning=resp.reasoning, scores=resp.scores, pred=scored.pred,
+                           correct=scored.correct, unparsed=scored.pred is None and spec.task != "lfqa",
+                           finish_reason=resp.finish_reason, tokens_in=resp.tokens_in, tokens_out=resp.tokens_out,
+                           latency=resp.latency, **(scored.metrics or {}))
+                if judging is not None and row["unparsed"] and resp.scores is None:  # only what the rules left unread
+                    options = list(item["options"]) if spec.task == "mcqa" else list(spec.labels)
+                    row["pred_judge"] = judging.read(spec.task, item, options, resp.text or "")
         rows.append({**dict.fromkeys(DETAIL_COLUMNS), **row})  # a column without a type is refused, not dropped
     if spec.task == "lfqa" and ev.get("bertscore"):
         _add_bertscore(rows, ev["bertscore"], lang.code)

@@ -25,6 +25,7 @@ from ..records import Record
 from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
 from ..sources import read_dataset
+from ..sources._io import refuse_links_leaving
 from ..sources.layout import locate
 from ..translations import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
@@ -64,6 +65,10 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
     for folder in folders[1:]:
         if not folder.is_dir():
             raise GlobmedError(f"{folder}: translation folder not found")
+    if not settings.follow_symlinks:
+        refuse_links_leaving(sources)
+        for folder in folders[1:]:
+            refuse_links_leaving(folder, "translation folder")
     explicit = settings.datasets not in (None, "all")
 
     configs: dict[str, dict[str, int]] = {}

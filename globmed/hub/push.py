@@ -1,28 +1,25 @@
 """Publishing a folder to the Hub in ONE commit (the Hub allows ~128 commits/hour/repo).
 
-Private by default. A licence guard refuses data derived from a non-redistributable source
-(MedNLI) for a public repo, and asks for an explicit flag even for a private one. The token
-comes from HF_TOKEN or the user's login (huggingface_hub.get_token) and is never printed; the
-files are scanned for it (and for other secrets in the environment) before anything is sent.
+Private by default. Before any request: the licence guard (globmed.hub.guard) reads the content of
+every file and refuses data derived from a non-redistributable source (MedNLI) for a public repo, and
+asks for an explicit flag even for a private one; the secret scan (globmed.hub.secrets) reads every
+file, decoded, for tokens and keys. The token comes from HF_TOKEN or the user's login
+(huggingface_hub.get_token) and is never printed. A Hub failure is one line with its cause.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .. import registry
-from ..errors import GlobmedError
-from .build import read_manifest
+from ..errors import GlobmedError, RuntimeFailure
+from ..urls import redact_urls
+from . import guard
+from .secrets import scan_files
 
 IGNORED_PARTS = {".git", "__pycache__", ".cache", ".ipynb_checkpoints"}
 REPO_TYPES = ("dataset", "model", "space")
-_SECRET_ENV = re.compile(r"(TOKEN|API_KEY|SECRET|PASSWORD)$")
 
 
 @dataclass
@@ -58,90 +55,79 @@ def plan(folder: Path) -> list[PlannedFile]:
     return files
 
 
-def derived_datasets(folder: Path) -> list[str]:
-    """The registry datasets a folder's content derives from: the manifest, the card's configs and
-    the config folders themselves (`<dataset>.<lang>`, `details.<dataset>.<lang>`), all together."""
-    folder = Path(folder)
-    names: set[str] = set()
-    manifest = read_manifest(folder)
-    if manifest and manifest.get("datasets"):
-        names.update(manifest["datasets"])
-    configs = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
-    readme = folder / "README.md"
-    if readme.exists():
-        text = readme.read_text(encoding="utf-8")
-        if text.startswith("---"):
-            meta = yaml.safe_load(text.split("---", 2)[1]) or {}
-            configs += [c.get("config_name", "") for c in meta.get("configs", []) if isinstance(c, dict)]
-    for name in configs:
-        parts = name.split(".")
-        names.add(parts[1] if parts[0] == "details" and len(parts) > 2 else parts[0])
-    return sorted(names)
+def licence_guard(folder: Path, public: bool, allow_restricted: bool,
+                  files: list[PlannedFile] | None = None) -> guard.Derived:
+    """The content-based licence guard (globmed.hub.guard) over what would be uploaded from `folder`."""
+    return guard.check(Path(folder), plan(folder) if files is None else files, public, allow_restricted)
 
 
-def licence_guard(folder: Path, public: bool, allow_restricted: bool) -> None:
-    restricted = registry.restricted(derived_datasets(folder))
-    if not restricted:
-        return
-    names = ", ".join(s.name for s in restricted)
-    why = " ".join(s.restriction or f"{s.name} may not be redistributed." for s in restricted)
-    if public:
-        raise GlobmedError(
-            f"refusing to publish {folder} publicly: it contains data derived from {names}. {why} "
-            f"Rebuild without it (e.g. --datasets without {names}) to publish, or push privately with --allow-restricted.")
-    if not allow_restricted:
-        raise GlobmedError(
-            f"{folder} contains data derived from {names}. {why} Pushing it even to a private repo needs "
-            f"--allow-restricted, confirming everyone with access is entitled to it.")
+def hub_failure(exc: BaseException, repo: str) -> GlobmedError:
+    """One line for a failure talking to the Hub: the cause, never a traceback (nor the token)."""
+    from huggingface_hub import constants
 
-
-def secrets_in_env(token: str | None) -> list[str]:
-    values = [token] if token else []
-    values += [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 12]
-    return sorted(set(values))
-
-
-def scan_for_secrets(files: list[PlannedFile], secrets: list[str]) -> None:
-    needles = [s.encode() for s in secrets if s]
-    for f in files:
-        data = f.local.read_bytes()
-        for needle in needles:
-            if needle in data:
-                raise GlobmedError(f"{f.local}: contains a secret from your environment (a token or API key); "
-                                   f"refusing to upload it. Remove it from the file first.")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    text = (getattr(exc, "server_message", None) or str(exc)).strip()
+    detail = redact_urls(text.splitlines()[0]) if text else type(exc).__name__
+    if status in (401, 403):
+        return RuntimeFailure(f"the Hub refused the token for {repo} (HTTP {status}: {detail}); check HF_TOKEN or "
+                              f"`hf auth login`, and that the token may write to {repo.split('/')[0]}")
+    if status is not None:
+        return RuntimeFailure(f"the Hub answered HTTP {status} for {repo}: {detail}")
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"ConnectError", "ConnectTimeout", "TimeoutException", "NetworkError", "TransportError",
+                "ConnectionError", "OSError"}:
+        return RuntimeFailure(f"cannot reach the Hub at {redact_urls(constants.ENDPOINT)}: {detail}")
+    return RuntimeFailure(f"the Hub request for {repo} failed: {type(exc).__name__}: {detail}")
 
 
 def push_folder(settings: PushSettings, repo_type: str = "dataset", space_variables: dict[str, str] | None = None,
                 ) -> dict[str, Any]:
-    """Publish `settings.folder` as one commit. Returns what was (or would be) done."""
+    """Publish `settings.folder` as one commit. Returns what was (or would be) done. Before any request:
+    the repo id, the licence guard and the secret scan (dry runs included)."""
+    from huggingface_hub import get_token
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     if repo_type not in REPO_TYPES:
         raise GlobmedError(f"repo type must be one of {REPO_TYPES}")
-    if settings.repo.count("/") != 1:
-        raise GlobmedError(f"--repo must look like org/name, got {settings.repo!r}")
-    licence_guard(settings.folder, settings.public, settings.allow_restricted)
+    try:
+        if settings.repo.count("/") != 1:
+            raise HFValidationError("it must look like org/name")
+        validate_repo_id(settings.repo)
+    except HFValidationError as exc:
+        raise GlobmedError(f"--repo {settings.repo!r} is not a valid Hub repo id: {exc}") from None
     files = plan(settings.folder)
+    derived = licence_guard(settings.folder, settings.public, settings.allow_restricted, files)
+    token = get_token()
+    scan_files(files, token)
     result: dict[str, Any] = {
         "repo": settings.repo, "repo_type": repo_type, "private": not settings.public,
         "files": [(f.path_in_repo, f.size) for f in files], "bytes": sum(f.size for f in files),
     }
     if settings.dry_run:
         return result
-
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
-
-    token = get_token()
     if not token:
         raise GlobmedError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
-    scan_for_secrets(files, secrets_in_env(token))
+    try:
+        return _commit(settings, repo_type, files, derived, token, result, space_variables)
+    except GlobmedError:
+        raise
+    except Exception as exc:  # the client raises HTTP, connection and validation errors of several types
+        raise hub_failure(exc, settings.repo) from None
+
+
+def _commit(settings: PushSettings, repo_type: str, files: list[PlannedFile], derived: guard.Derived, token: str,
+            result: dict[str, Any], space_variables: dict[str, str] | None) -> dict[str, Any]:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
     api = HfApi(token=token)
     extra = {"space_sdk": "gradio"} if repo_type == "space" else {}
     api.create_repo(settings.repo, repo_type=repo_type, private=not settings.public, exist_ok=True, **extra)
     # --public only sets the visibility of a NEW repo: an existing one keeps its own, which the guard must respect.
     private = bool(api.repo_info(settings.repo, repo_type=repo_type).private)
     result["private"] = private
-    restricted = registry.restricted(derived_datasets(settings.folder))
+    restricted = guard.restricted(derived)
     if restricted and not private:
-        names = ", ".join(s.name for s in restricted)
+        names = ", ".join(spec.name for spec, _ in restricted)
         raise GlobmedError(
             f"refusing to upload {settings.folder} to {settings.repo}: that repo already exists and is public, and "
             f"the folder contains data derived from {names}, which may not be redistributed. Push to a private repo.")

@@ -20,3 +20,5 @@ class BuildSettings:
         "help": "build even when a dataset (or split) ends with no rows or loses more than half of them to "
                 "incompleteness or disorganization (irrelevance, a removal by design, does not count)"})
     name: str = field(default="GlobMed", metadata={"help": "pretty name in the dataset card"})
+    follow_symlinks: bool = field(default=False, metadata={
+        "help": "read symlinks that lead outside the sources or translation folders (refused by default)"})

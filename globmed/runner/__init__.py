@@ -5,6 +5,10 @@ an iterator, so memory stays bounded for any number of requests. Each response i
 store as it arrives; jobs whose key is already there are skipped, so a rerun after a crash repeats
 no completed request. Only retryable failures (408/429/5xx, timeouts, connection errors) are
 retried, with exponential backoff, full jitter and Retry-After; the rest are recorded as errors.
+
+Time is bounded twice: each attempt at a remote backend gets the backend's `timeout` (the whole answer,
+body included, so a server that trickles bytes is cut off too), and each request a `deadline` across
+all its attempts and the waits between them; past it, the request is recorded as an error.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from ..backends.base import Backend, BackendError, Request, Response
+from ..urls import redact_urls
 from .concurrency import AdaptiveLimit
 from .limits import RateLimiter
 from .store import Store, request_key
@@ -29,6 +34,7 @@ from .store import Store, request_key
 PACE_SPREAD = 0.5
 PACE_SLACK = 0.001  # a paced send this close to its moment goes at once (the event loop's timer resolution)
 OVERLOAD_RETRIES = 30  # 429 answers tolerated per request before it is recorded as an error
+DEFAULT_DEADLINE = 900.0  # seconds one request may take across all its attempts and backoff waits
 
 __all__ = ["Job", "RunStats", "execute", "request_key", "Store", "RateLimiter"]
 
@@ -87,6 +93,7 @@ class _Executor:
     max_retries: int
     stats: RunStats
     progress: Progress | None
+    deadline: float | None = DEFAULT_DEADLINE
     task_id: Any = None
     in_flight: int = 0  # requests holding a slot
     waiting: int = 0  # requests sleeping before a retry or waiting for a slot (holding none)
@@ -138,6 +145,8 @@ class _Executor:
         `window`: the number in flight when the slot was taken (the capacity signal of a refusal)."""
         call = self.backend.loglik if job.request.choices else self.backend.chat
         failures = overloads = 0
+        loop = asyncio.get_running_loop()
+        give_up_at = None if self.deadline is None else loop.time() + self.deadline
         try:
             while True:
                 attempt = failures + overloads
@@ -145,7 +154,7 @@ class _Executor:
                 await self.limiter.acquire(job.tokens)
                 await self._pace()
                 try:
-                    response = await call(job.request)
+                    response = await self._attempt(call, job.request, give_up_at)
                 except BackendError as exc:
                     if exc.status in (429, 503) and self.limit.on_overload(window):
                         self._hold(min(0.5, (self.limit.base_latency or 0.1) / 2))
@@ -153,23 +162,49 @@ class _Executor:
                     overloaded = exc.status == 429
                     overloads, failures = overloads + overloaded, failures + (not overloaded)
                     budget_left = overloads <= OVERLOAD_RETRIES if overloaded else failures <= self.max_retries
-                    if exc.retryable and budget_left:
+                    delay = _delay(attempt, exc.retry_after)
+                    in_time = give_up_at is None or loop.time() + delay < give_up_at
+                    if exc.retryable and budget_left and in_time:
                         self.stats.retries += 1
-                        await self._sleep_off_slot(_delay(attempt, exc.retry_after))
+                        await self._sleep_off_slot(delay)
                         window = self.in_flight  # the slot it took again
                         continue
-                    self._error(job, str(exc), exc.status, attempt + 1)
+                    why = str(exc)
+                    if exc.retryable and budget_left:  # only the deadline stopped it
+                        why = (f"no answer within the deadline of {self.deadline:g} s per request (--deadline) "
+                               f"after {attempt + 1} attempt(s); last: {why}")
+                    self._error(job, why, exc.status, attempt + 1)
                     return None
                 except Exception as exc:  # an SDK or parsing failure: record it, never score it
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
                     return None
                 self.limit.on_success(response.latency, limited, window)
-                self.store.put(job.key, response.to_json())
+                stored = response.to_json()
+                try:  # what is stored must read back as a response (the store trusts checksummed rows)
+                    Response.from_json(stored)
+                except ValueError as exc:
+                    self._error(job, f"the backend returned a response that cannot be stored: {exc}", None,
+                                attempt + 1)
+                    return None
+                self.store.put(job.key, stored)
                 self.stats.done += 1
                 self._advance()
                 return response
         finally:
             self.release()
+
+    async def _attempt(self, call: Any, request: Request, give_up_at: float | None) -> Response:
+        """One call, cut off after the backend's per-attempt timeout or at the request's deadline, whichever
+        comes first (a local backend without a timeout is only bounded by the deadline between attempts)."""
+        timeout = getattr(self.backend, "timeout", None)
+        if give_up_at is not None and timeout is not None:
+            timeout = min(timeout, give_up_at - asyncio.get_running_loop().time())
+        if timeout is None:
+            return await call(request)
+        try:
+            return await asyncio.wait_for(call(request), max(timeout, 0.001))
+        except asyncio.TimeoutError:
+            raise BackendError(f"TimeoutError: no complete answer within {timeout:.3g} s", retryable=True) from None
 
     async def _pace(self) -> None:
         """Space sends PACE_SPREAD x floor / window apart. That never slows the run (a window of W gets at
@@ -197,7 +232,7 @@ class _Executor:
             self.waiting -= 1
 
     def _error(self, job: Job, message: str, status: int | None, attempts: int) -> None:
-        self.store.put_error(job.key, message, status, attempts)
+        self.store.put_error(job.key, redact_urls(message)[:2000], status, attempts)
         self.stats.errors += 1
         self._advance()
 
@@ -276,8 +311,10 @@ def make_limit(backend: Backend, concurrency: int | None) -> Any:
 
 async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Store, *, concurrency: int | None = None,
                   limiter: RateLimiter | None = None, max_retries: int = 6, description: str = "requests",
-                  show_progress: bool = True, console: Console | None = None) -> RunStats:
-    """Run every job not already in the store; returns counts and timing."""
+                  show_progress: bool = True, console: Console | None = None,
+                  deadline: float | None = DEFAULT_DEADLINE) -> RunStats:
+    """Run every job not already in the store; returns counts and timing. `deadline`: seconds a request
+    may take across all its attempts (None: no limit beyond the retry budget)."""
     limit = make_limit(backend, concurrency)
     stats = RunStats(total=total)
     progress = None
@@ -285,7 +322,7 @@ async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Stor
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                             console=console or Console(stderr=True), transient=False)
-    executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, stats, progress)
+    executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, stats, progress, deadline)
     start = time.perf_counter()
     if progress is not None:
         with progress:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend, Response
-from . import RunStats, _Executor, make_limit
+from . import DEFAULT_DEADLINE, RunStats, _Executor, make_limit
 from .limits import RateLimiter
 from .store import Store
 
@@ -33,7 +33,7 @@ class StoredCaller(ABC):
     stats: RunStats
 
     def cached(self, key: str) -> Outcome | None:
-        text = self.store.get(key)
+        text = self.store.get(key)  # None also for a corrupted or unreadable row: it is requested again
         return Outcome(Response.from_json(text), cached=True) if text is not None else None
 
     async def __call__(self, job: Any) -> Outcome:
@@ -52,11 +52,13 @@ class Caller(StoredCaller):
     """Requests go out one by one through the runner's executor (window, limits, retries)."""
 
     def __init__(self, backend: Backend, store: Store, *, concurrency: int | None = None,
-                 limiter: RateLimiter | None = None, max_retries: int = 6, stats: RunStats | None = None):
+                 limiter: RateLimiter | None = None, max_retries: int = 6, stats: RunStats | None = None,
+                 deadline: float | None = DEFAULT_DEADLINE):
         self.limit = limit = make_limit(backend, concurrency)
         self.stats = stats or RunStats()
         self.store = store
-        self._executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, self.stats, None)
+        self._executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, self.stats, None,
+                                   deadline)
 
     @property
     def window(self) -> int:

@@ -1,16 +1,25 @@
-"""Reading source files strictly: UTF-8 only, and errors that name the file and line."""
+"""Reading source files strictly: UTF-8 only, and errors that name the file and line.
+
+Limits (each a SourceError naming the file, and the line where there is one):
+- a line of a line-based file (JSON lines, CSV, TSV, text) may hold MAX_LINE_BYTES (8 MiB; a real
+  item is a few KB); GLOBMED_MAX_LINE_BYTES raises it;
+- a whole-document file (JSON, XML) may hold MAX_DOCUMENT_BYTES (512 MiB); GLOBMED_MAX_DOCUMENT_BYTES;
+- a sources folder may not hold symlinks that lead outside it (`links_leaving`), unless the user says so
+  (`--follow-symlinks`): a stray link would otherwise read, and publish, files from elsewhere.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import SourceError
+from ..errors import GlobmedError, SourceError
 from ..records import Issue
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
@@ -24,6 +33,57 @@ def refuse_lfs_pointer(head: bytes, display: Path | str) -> None:
                                    "in the cloned repository, or download it from the web page)", line=1)
 
 
+MAX_LINE_BYTES = int(os.environ.get("GLOBMED_MAX_LINE_BYTES") or 8 * 1024 * 1024)
+MAX_DOCUMENT_BYTES = int(os.environ.get("GLOBMED_MAX_DOCUMENT_BYTES") or 512 * 1024 * 1024)
+LINE_FORMATS = (".jsonl", ".csv", ".tsv", ".txt")
+
+
+def _too_long(display: str, lineno: int) -> SourceError:
+    return SourceError(display, f"line longer than {MAX_LINE_BYTES:,} bytes, the limit for one source line "
+                                f"(GLOBMED_MAX_LINE_BYTES raises it); is this the right file?", line=lineno)
+
+
+def lines(fh: Any, display: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) of a binary file, never holding more than one line of MAX_LINE_BYTES."""
+    lineno = 0
+    while raw := fh.readline(MAX_LINE_BYTES + 1):
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not (len(raw) == MAX_LINE_BYTES + 1 and raw.endswith(b"\n")):
+            raise _too_long(display, lineno)
+        yield lineno, raw
+
+
+def _check_size(path: Path, display: str) -> None:
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise SourceError(display, f"{size:,} bytes; a source document may hold {MAX_DOCUMENT_BYTES:,} "
+                                   f"(GLOBMED_MAX_DOCUMENT_BYTES raises it)")
+
+
+def links_leaving(root: Path) -> list[tuple[Path, str]]:
+    """Every symlink under `root` whose target lies outside it (or is missing), with that target."""
+    root = Path(root)
+    base = root.resolve()
+    out = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(base) or not target.exists():
+                    out.append((path, str(target)))
+    return out
+
+
+def refuse_links_leaving(root: Path, what: str = "sources folder") -> None:
+    """A GlobmedError naming the symlinks that leave `root` (the CLI's --follow-symlinks skips this check)."""
+    leaving = links_leaving(root)
+    if leaving:
+        shown = "; ".join(f"{p} -> {t}" for p, t in leaving[:5]) + (f"; and {len(leaving) - 5} more" if len(leaving) > 5 else "")
+        raise GlobmedError(f"{root}: the {what} holds symlinks that lead outside it: {shown}. Replace them with "
+                           f"the files, or pass --follow-symlinks to read them anyway.")
+
+
 def decode(raw: bytes, path: Path | str, line: int | None = None) -> str:
     try:
         return raw.decode("utf-8")
@@ -34,6 +94,13 @@ def decode(raw: bytes, path: Path | str, line: int | None = None) -> str:
 
 
 def read_text(path: Path, display: str) -> str:
+    """The whole file as text, within the limits (document size; line length for line-based formats)."""
+    path = Path(path)
+    _check_size(path, display)
+    if path.suffix.lower() in LINE_FORMATS:
+        with open(path, "rb") as fh:
+            for _ in lines(fh, display):
+                pass
     raw = path.read_bytes()
     refuse_lfs_pointer(raw[:64], display)
     return decode(raw, display).removeprefix("\ufeff")
@@ -50,7 +117,7 @@ def load_json(path: Path, display: str) -> Any:
 def iter_jsonl(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line is an error naming it."""
     with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in lines(fh, display):
             text = decode(raw, display, lineno)
             if lineno == 1:
                 refuse_lfs_pointer(raw, display)

@@ -4,8 +4,10 @@
     launch(demo, server_port=7860)
 
 Security: every string that comes from a results dataset reaches the page as text (Dataframe cells,
-dropdown labels, images) or, in Markdown, escaped first (`md_text`); no environment value (URLs,
-tokens, keys) is ever rendered; free-text inputs are bounded (search 100, chat 4000 characters).
+dropdown labels, images) or, in Markdown, escaped first (`md_text`); a model's chat answer is made inert
+(`chat.inert`: no image, no HTML tag is rendered) and the page's Content-Security-Policy allows images
+only from the Space itself; no environment value (URLs, tokens, keys) is ever rendered; free-text inputs
+are bounded (search 100, chat 4000 characters).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ CSS = """
 .globmed-low { color: #7b1f86; font-weight: 600; }
 #demo-disclaimer { border-left: 4px solid #c0392b; padding: 0.4em 0.8em; background: #fff5f4; }
 """
+# Images only from the Space itself (and data:/blob: URLs it makes): whatever a model's answer or a results
+# dataset holds, the visitor's browser fetches no image from elsewhere.
+CSP = """<meta http-equiv="Content-Security-Policy" content="img-src 'self' data: blob:">"""
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # <, > and & are left to html.escape
 
 
@@ -256,7 +261,7 @@ def build_demo(refs: Iterable[str], chat_config: chatlib.ChatConfig | None = Non
                                  textbox=gr.Textbox(placeholder="Ask a medical question in any of the 12 languages…",
                                                     max_length=chatlib.MAX_INPUT, show_label=False, submit_btn=True),
                                  chatbot=gr.Chatbot(height=420, label="Model", elem_id="demo-chatbot",
-                                                    sanitize_html=True),
+                                                    sanitize_html=True, allow_tags=False),
                                  fill_height=False)
 
             # ---------------------------------------------------------------------------------- About
@@ -279,7 +284,8 @@ def _quietly(fn: Any) -> Any:
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """demo.launch with the Space's CSS and theme (Gradio 6 takes them at launch)."""
+    """demo.launch with the Space's CSS, theme and Content-Security-Policy (Gradio 6 takes them at launch)."""
+    kwargs.setdefault("head", CSP)
     kwargs.setdefault("css", CSS)
     kwargs.setdefault("theme", gr.themes.Soft())
     kwargs.setdefault("footer_links", ["api", "gradio"])

@@ -8,8 +8,9 @@ Configured by the Space's variables/secrets (never shown in the UI):
                            endpoint: optional, looked up by name otherwise)
     GLOBMED_DEMO_MODEL     the model name sent to an OpenAI-compatible server, or the Inference
                            Endpoint's name ("name" or "namespace/name") for the endpoint backend
-    GLOBMED_DEMO_API_KEY   secret: the API key (else HF_TOKEN, which is only ever sent to Hugging Face
-                           hosts or with the tgi/endpoint backends)
+    GLOBMED_DEMO_API_KEY   secret: the API key (else HF_TOKEN, which is only ever sent over https to
+                           huggingface.co, *.huggingface.co or an Inference Endpoint's
+                           *.endpoints.huggingface.cloud URL: globmed.urls.hf_token_allowed)
     GLOBMED_DEMO_MAX_TOKENS  answer length cap (default 512)
     GLOBMED_DEMO_TEMPERATURE sampling temperature (default 0.7)
     GLOBMED_DEMO_EXTRA_BODY  JSON merged into each request body (openai backend), e.g.
@@ -17,23 +18,28 @@ Configured by the Space's variables/secrets (never shown in the UI):
 
 Failures never surface as stack traces: an endpoint that is asleep (503, scaled to zero), waking,
 paused, unreachable or failing gives a short message in the chat.
+
+Model output is made inert before it is shown (`inert`): Markdown images and raw HTML tags are shown as
+text, so an answer cannot make the visitor's browser fetch anything (the page's Content-Security-Policy
+also allows images only from the Space itself).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from .. import languages
+from ..urls import hf_token_allowed
 
 BACKENDS = ("openai", "tgi", "endpoint")
 MAX_INPUT = 4000  # characters per message
 MAX_HISTORY = 12  # messages of history sent along
 MAX_CONTEXT = 16000  # characters of history sent along
-HF_HOSTS = (".huggingface.cloud", ".hf.space", "huggingface.co", ".huggingface.co")
 
 NOT_CONFIGURED = ("No model is configured for this demo. The Space owner can set the GLOBMED_DEMO_URL, "
                   "GLOBMED_DEMO_MODEL and GLOBMED_DEMO_BACKEND variables (and a token secret) to enable it.")
@@ -105,13 +111,11 @@ class ChatConfig:
         return bool(self.url) and (self.backend != "openai" or bool(self.model))
 
     def token_for(self, url: str | None) -> str | None:
-        """GLOBMED_DEMO_API_KEY, else HF_TOKEN but only towards Hugging Face (or a TGI/endpoint backend)."""
+        """GLOBMED_DEMO_API_KEY (the owner's key for their server), else HF_TOKEN but only over https to
+        Hugging Face itself (globmed.urls.hf_token_allowed), whatever the backend."""
         if self.api_key:
             return self.api_key
-        host = (urlsplit(url or "").hostname or "").lower()
-        if self.backend in ("tgi", "endpoint") or host.endswith(HF_HOSTS):
-            return self.hf_token
-        return None
+        return self.hf_token if hf_token_allowed(url) else None
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -162,15 +166,25 @@ def reply(config: ChatConfig, message: Any, history: list[Any] | None, code: str
         for piece in _stream(config, messages):
             if piece:
                 answer += piece
-                yield answer
+                yield inert(answer)
     except Unavailable as exc:
-        yield (answer + "\n\n" if answer else "") + str(exc)
+        yield (inert(answer) + "\n\n" if answer else "") + str(exc)
         return
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a stack trace
-        yield (answer + "\n\n" if answer else "") + explain(exc)
+        yield (inert(answer) + "\n\n" if answer else "") + explain(exc)
         return
     if not answer.strip():
         yield EMPTY
+
+
+_IMAGE = re.compile(r"!(?=\[)")  # every Markdown image (inline, reference, shortcut) starts with "!["
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # the start of any HTML tag, comment or declaration
+
+
+def inert(text: str) -> str:
+    """Model output that cannot load anything: "![" becomes "!\\[" (shown as text, the URL a plain link
+    at most) and "<" before a tag becomes "&lt;" (the tag is shown, not rendered). "<5 mg" is untouched."""
+    return _TAG.sub("&lt;", _IMAGE.sub("!\\\\", text))
 
 
 def _stream(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]:
@@ -209,7 +223,8 @@ def _openai(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]
 def _tgi(config: ChatConfig, url: str, messages: list[dict[str, str]]) -> Iterator[str]:
     from huggingface_hub import InferenceClient
 
-    client = InferenceClient(base_url=url, token=config.token_for(url), timeout=config.timeout)
+    # never None: huggingface_hub would then send the machine's HF_TOKEN to any URL
+    client = InferenceClient(base_url=url, token=config.token_for(url) or "EMPTY", timeout=config.timeout)
     for chunk in client.chat_completion(messages=messages, stream=True, max_tokens=config.max_tokens,
                                         temperature=config.temperature):
         if chunk.choices and chunk.choices[0].delta is not None:

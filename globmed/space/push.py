@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GlobmedError
-from ..hub.push import PushSettings, licence_guard, push_folder
+from ..hub.push import PushSettings, push_folder
 from . import REPO_ROOT, RESULTS_ENV, SPACE_DIR
 
 STAGE_IGNORE = ("__pycache__", "*.pyc", ".gradio", "flagged", ".cache", "vendor", "wheels", ".DS_Store")
@@ -83,8 +83,7 @@ def stage(settings: SpacePushSettings, where: Path) -> Path:
             raise GlobmedError(f"{src}: not a Space folder ({required} missing)")
     folder = where / "space"
     shutil.copytree(src, folder, ignore=shutil.ignore_patterns(*STAGE_IGNORE))
-    for results in (p for p in folder.iterdir() if p.is_dir() and (p / "results").is_dir()):
-        licence_guard(results, settings.public, settings.allow_restricted)
+    # the licence guard and the secret scan read everything staged, at any depth, in push_folder
     if settings.vendor_globmed:
         wheel = build_wheel(REPO_ROOT, folder / "wheels")
         with zipfile.ZipFile(wheel) as zf:

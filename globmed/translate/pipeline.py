@@ -46,6 +46,7 @@ from ..io import write_json
 from ..records import Record
 from ..runner import RateLimiter, RunStats, Store
 from ..runner.calls import Caller
+from ..urls import public_url
 from . import templates as tpl
 from .dictionary import Dictionary, GlossaryEntry
 from .agents import Pair, Translator, source_fields
@@ -313,8 +314,8 @@ def translate(settings: TranslateSettings, console: Console | None = None) -> di
         "kind": "globmed-translations", "globmed_version": __version__, "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "records_file": str(settings.data), "languages": langs, "model": identity,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
-                     if k not in ("api_key_env",)},
+        "settings": {k: (str(v) if isinstance(v, Path) else public_url(v) if k == "base_url" else v)
+                     for k, v in asdict(settings).items() if k not in ("api_key_env",)},
         "dictionaries": dictionary.files, "dictionary_terms": len(dictionary),
         "templates": {k: t.hash for k, t in templates.items()},
         "pairs": total, "counts": translator.counts, "usage": u,

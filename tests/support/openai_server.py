@@ -9,7 +9,10 @@ sustains hundreds of requests per second on a small machine. Routes:
 
 Behaviour per server: a fixed `latency`; a `capacity` (requests served at once) beyond which it
 either queues ("queue": latency grows) or answers 429 + Retry-After ("reject"); a `responder`
-(messages, request json) -> text; scripted failures (`fail`) and slow prompts (`slow`). Every
+(messages, request json) -> text; scripted failures (`fail`) and slow prompts (`slow`); and hostile
+answers on request: `content` (the message content replaced by any JSON value: a list of parts, a
+number), `hang` (read the request, never answer), `trickle` (a valid answer, one byte every N s),
+`huge` (an answer of N bytes, with Content-Length or chunked). Every
 request is recorded in `requests` (method, path, json, headers, arrival, finished, status), and
 the most requests in flight at once is kept in `max_in_flight`.
 
@@ -60,6 +63,9 @@ class Rule:
     times: int | None = 1  # None: every matching request
     retry_after: float | None = None
     delay: float | None = None
+    action: str | None = None  # content | hang | trickle | huge
+    value: Any = None  # the content (content), seconds per byte (trickle), bytes (huge)
+    chunked: bool = False  # huge: no Content-Length, chunked transfer
 
 
 class OpenAIServer:
@@ -87,6 +93,26 @@ class OpenAIServer:
 
     def slow(self, match: str, seconds: float, times: int | None = None) -> Rule:
         self.rules.append(rule := Rule(match, None, times, None, seconds))
+        return rule
+
+    def content(self, match: str, value: Any, times: int | None = None) -> Rule:
+        """Answer with `value` (any JSON value) as the message content."""
+        self.rules.append(rule := Rule(match, times=times, action="content", value=value))
+        return rule
+
+    def hang(self, match: str, times: int | None = None) -> Rule:
+        """Read the request and never answer (the connection stays open until the server stops)."""
+        self.rules.append(rule := Rule(match, times=times, action="hang"))
+        return rule
+
+    def trickle(self, match: str, seconds_per_byte: float, times: int | None = None) -> Rule:
+        """Send a valid answer one byte every `seconds_per_byte` seconds."""
+        self.rules.append(rule := Rule(match, times=times, action="trickle", value=seconds_per_byte))
+        return rule
+
+    def huge(self, match: str, size: int, chunked: bool = False, times: int | None = None) -> Rule:
+        """Answer with a content of `size` bytes (with Content-Length, or chunked without one)."""
+        self.rules.append(rule := Rule(match, times=times, action="huge", value=size, chunked=chunked))
         return rule
 
     def reset(self) -> None:
@@ -179,11 +205,14 @@ class OpenAIServer:
                                                                "not exist.", "type": "NotFoundError", "code": 404}})
         messages = _messages(data, anthropic=path == "/v1/messages")
         text = "\n".join(m["content"] for m in messages)
-        delay = self.latency
+        delay, hostile = self.latency, None
         for rule in self.rules:
             if rule.match in text and (rule.times is None or rule.times > 0):
                 if rule.times is not None:
                     rule.times -= 1
+                if rule.action is not None:
+                    hostile = hostile or rule
+                    continue
                 if rule.status == "drop":
                     rec["finished"], rec["status"] = time.monotonic(), "drop"
                     return False
@@ -210,6 +239,8 @@ class OpenAIServer:
                 self.active -= 1
                 if self._slots is not None:
                     self._slots.release()
+            if hostile is not None:
+                return await self._hostile(writer, rec, hostile, _completion(data, messages, answer))
             if path == "/v1/messages":
                 return await self._send(writer, rec, 200, _anthropic(data, messages, answer))
             if data.get("stream"):
@@ -233,6 +264,40 @@ class OpenAIServer:
         self._done(rec, status)  # before the client can see the answer: tests read the log right after
         writer.write(_head(status, head) + body)
         await writer.drain()
+        return True
+
+    async def _hostile(self, writer: asyncio.StreamWriter, rec: dict[str, Any], rule: Rule,
+                       completion: dict[str, Any]) -> bool:
+        rec["hostile"] = rule.action
+        if rule.action == "hang":
+            await asyncio.Event().wait()  # until the server stops (the task is cancelled)
+        if rule.action == "content":
+            completion["choices"][0]["message"]["content"] = rule.value
+            return await self._send(writer, rec, 200, completion)
+        if rule.action == "huge":
+            completion["choices"][0]["message"]["content"] = "A" * int(rule.value)
+            body = json.dumps(completion).encode()
+            if not rule.chunked:
+                return await self._send(writer, rec, 200, completion)
+            writer.write(_head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}))
+            self._done(rec, 200)
+            for i in range(0, len(body), 1 << 20):
+                piece = body[i:i + (1 << 20)]
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        # trickle: headers at once, then the body one byte at a time
+        body = json.dumps(completion).encode()
+        writer.write(_head(200, {"Content-Type": "application/json", "Content-Length": str(len(body))}))
+        await writer.drain()
+        for i in range(len(body)):
+            await asyncio.sleep(float(rule.value))
+            writer.write(body[i:i + 1])
+            await writer.drain()
+            rec["sent_bytes"] = i + 1
+        self._done(rec, 200)
         return True
 
     async def _stream(self, writer: asyncio.StreamWriter, rec: dict[str, Any], data: dict[str, Any],
