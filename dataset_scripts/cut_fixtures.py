@@ -73,7 +73,8 @@ class CutError(Exception):
 
 def git_dir(root: Path, repo: str, mirrors: bool) -> Path:
     owner, name = repo.split("/")
-    where = [root / f"{owner}+{name}" / "repo", root / f"{owner}+{name}"] if mirrors else [root / name, root / f"{owner}+{name}"]
+    mirror = root / f"{owner}+{name}"
+    where = [mirror / "repo", mirror] if mirrors else [root / name, mirror]
     for candidate in where:
         if (candidate / ".git").exists():
             return candidate / ".git"
@@ -90,8 +91,8 @@ class Repos:
         self.root, self.mirrors = root, mirrors
 
     def show(self, repo: str, commit: str, path: str) -> bytes:
-        run = subprocess.run(["git", "--git-dir", str(git_dir(self.root, repo, self.mirrors)), "show", f"{commit}:{path}"],
-                             capture_output=True)
+        git = git_dir(self.root, repo, self.mirrors)
+        run = subprocess.run(["git", "--git-dir", str(git), "show", f"{commit}:{path}"], capture_output=True)
         if run.returncode:
             raise CutError(f"{repo}@{commit[:8]}:{path}: {run.stderr.decode().strip()} (fetch that commit)")
         return run.stdout
@@ -165,7 +166,8 @@ def labelled_lines(source: str, labelled: Path = LABELLED) -> Callable[[bytes], 
                 continue
             where = f"{labelled.relative_to(ROOT) if labelled.is_relative_to(ROOT) else labelled}:{n}"
             if not 1 <= label["line"] <= len(rows) or label["line"] in out:
-                raise CutError(f"{where}: line {label['line']} of {source} is beyond its {len(rows)} lines or labelled twice")
+                raise CutError(f"{where}: line {label['line']} of {source} is beyond its {len(rows)} lines "
+                               "or labelled twice")
             row = json.loads(rows[label["line"] - 1])
             if question_sha256(row["question"]) != label["question_sha256"]:
                 raise CutError(f"{where}: question_sha256 is not that of the question at line {label['line']} of "

@@ -40,8 +40,8 @@ VIGNETTE = ("A 31-year-old man comes to the physician because of itchy, scaly pa
 
 def hf_medqa_row(i: int) -> dict:
     return {"id": f"train-{i:05d}", "sent1": f"{VIGNETTE} (item {i})", "sent2": "",
-            "ending0": "Psoriasis", "ending1": "Atopic dermatitis", "ending2": "Tinea corporis", "ending3": "Lichen planus",
-            "label": 0}
+            "ending0": "Psoriasis", "ending1": "Atopic dermatitis", "ending2": "Tinea corporis",
+            "ending3": "Lichen planus", "label": 0}
 
 
 def assert_refused(run, out, *words):

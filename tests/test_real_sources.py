@@ -52,7 +52,8 @@ def fixture(rel: str) -> Path:
     path = FIXTURES / rel
     if not path.exists():
         pytest.skip(f"real-data excerpt {rel} not cut: run `python dataset_scripts/cut_fixtures.py --repos DIR` "
-                    f"with a clone of {MANIFEST[rel]['repo']} in DIR (or `--mirrors DIR`; see tests/fixtures/README.md)")
+                    f"with a clone of {MANIFEST[rel]['repo']} in DIR (or `--mirrors DIR`; "
+                    "see tests/fixtures/README.md)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == MANIFEST[rel]["sha256"], f"{path} is not the excerpt of the manifest: cut it again"
     return path

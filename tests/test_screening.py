@@ -300,7 +300,8 @@ def test_the_committed_labels_hold_no_source_text():
     """Only what is ours is committed: where each item is, its label, and a hash of the question it was given to."""
     ours = {"source", "line", "id", "part", "stratum", "needs_image", "note", "question_sha256"}
     rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 625 and all(set(r) <= ours and re.fullmatch(r"[0-9a-f]{64}", r["question_sha256"]) for r in rows)
+    assert len(rows) == 625
+    assert all(set(r) <= ours and re.fullmatch(r"[0-9a-f]{64}", r["question_sha256"]) for r in rows)
     assert len({(r["source"], r["line"]) for r in rows}) == len(rows)
     texts = {f"image_dependence/texts/{r['source']}.jsonl" for r in rows}
     assert texts <= set(MANIFEST)  # every source's texts have a cutting rule and a pinned commit
@@ -329,12 +330,14 @@ def _labelled_pair(tmp_path, line3: str) -> tuple[Path, Path]:
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text(json.dumps({**label, "line": 1}) + "\n" + json.dumps({**label, "line": 3}) + "\n")
     (tmp_path / "texts").mkdir()
-    (tmp_path / "texts" / "mine.jsonl").write_text('{"line": 1, "question": "Which drug?", "options": ["A", "B"]}\n' + line3)
+    line1 = '{"line": 1, "question": "Which drug?", "options": ["A", "B"]}\n'
+    (tmp_path / "texts" / "mine.jsonl").write_text(line1 + line3)
     return labelled, tmp_path / "texts"
 
 
 def test_labels_are_joined_with_their_texts_by_line(tmp_path):
-    labelled, texts = _labelled_pair(tmp_path, '{"line": 3, "question": "Which drug?", "options": {"A": "x", "B": "y"}}\n')
+    line3 = '{"line": 3, "question": "Which drug?", "options": {"A": "x", "B": "y"}}\n'
+    labelled, texts = _labelled_pair(tmp_path, line3)
     items = image_check().load_items(labelled, texts)
     assert [(i["line"], i["question"], i["options"]) for i in items] == [
         (1, "Which drug?", ["A", "B"]), (3, "Which drug?", {"A": "x", "B": "y"})]
