@@ -1,19 +1,30 @@
-"""Cut the real-data reader fixtures (tests/fixtures/<source>/...) from public GitHub copies of the releases.
+"""Cut the real-data test fixtures (tests/fixtures/...) from public GitHub copies of the releases.
 
-Each fixture is a verbatim excerpt of a released file, cut by a rule written below, at the release's
-own relative path under its source folder, so `tests/fixtures` is itself a sources folder. The excerpts
-are not committed (their repositories' content stays out of this project's history); the tests that
-read them (tests/test_real_sources.py) are skipped until this script has cut them. The commit, path,
-licence, rule and SHA-256 of every excerpt are in tests/fixtures/manifest.json, which the tests check,
-so an excerpt cut from another commit, or edited, is refused rather than tested.
+Each fixture is cut from one released file at a pinned commit by a rule written below: the reader
+fixtures are verbatim excerpts at the release's own relative path under <source>/ (so `tests/fixtures`
+is itself a sources folder); the image-dependence texts are the question and options of the lines that
+tests/fixtures/image_dependence/labelled.jsonl labels. None of it is committed (the repositories' content
+stays out of this project's history); the tests that read it (tests/test_real_sources.py,
+tests/test_screening.py) are skipped until this script has cut it. The commit, path, licence, rule and
+SHA-256 of every fixture are in tests/fixtures/manifest.json, which the tests check, so a fixture cut
+from another commit, or edited, is refused rather than tested.
 
     git clone https://github.com/abachaa/LiveQA_MedicalTask_TREC2017 repos/LiveQA_MedicalTask_TREC2017
     git clone https://github.com/pubmedqa/pubmedqa repos/pubmedqa
     git clone https://github.com/chaitanyamalaviya/ExpertQA repos/ExpertQA   # no LFS needed
+    git clone https://github.com/xk-huang/medagents-benchmark repos/medagents-benchmark
+    git clone https://github.com/disi-unibo-nlp/medgenie repos/medgenie
+    git clone https://github.com/Saf9933/Medpredict repos/Medpredict
     python dataset_scripts/cut_fixtures.py --repos repos
 
+or, from bare mirrors laid out as <owner>+<name>/repo (what the `fetch` tool brings):
+
+    python dataset_scripts/cut_fixtures.py --mirrors /work/.mirror
+
 `--repos DIR` holds one clone (or bare git directory) per repository, named after the repository
-(`pubmedqa`), `owner+name` or `owner+name/repo`; files are read from the pinned commits with `git show`.
+(`pubmedqa`) or `owner+name`; `--mirrors DIR` holds `owner+name/repo` bare git directories. Files are
+read from the pinned commits with `git show`; nothing is written unless every fixture could be cut.
+`--check` only checks the fixtures on disk against the manifest.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 MANIFEST = FIXTURES / "manifest.json"
+LABELLED = FIXTURES / "image_dependence" / "labelled.jsonl"
 
 LIVEQA = "abachaa/LiveQA_MedicalTask_TREC2017"
 LIVEQA_TEST_COMMIT = "3f5a42ccbaa0b8ff1c665a6dc23785740ab0f09f"
@@ -37,24 +49,53 @@ LIVEQA_TRAIN_COMMIT = "74d361222a641703edd9874211cd84081bf1b042"  # the last com
 PUBMEDQA, PUBMEDQA_COMMIT = "pubmedqa/pubmedqa", "1cbae8e92f72f20c8d3747cbb3bf5bc53554d997"
 EXPERTQA, EXPERTQA_COMMIT = "chaitanyamalaviya/ExpertQA", "1aa7ba81bd4c083c12ef1aa2fee338f6cb60fa87"
 LIVEQA_LICENCE = "none stated in the repository (its readme asks users to cite Ben Abacha et al. 2017)"
+# Public copies of MedQA and MedMCQA files (the originals are on Google Drive only); medagents-benchmark's
+# data/medqa/test.jsonl last changed in 4466a9e1.
+MEDAGENTS, MEDAGENTS_COMMIT = "xk-huang/medagents-benchmark", "56ca11eb1ef89f6bb7fad6284008bf39e08785b0"
+MEDGENIE, MEDGENIE_COMMIT = "disi-unibo-nlp/medgenie", "c1bc78073e8306b705ffbac65fdbfd33d3c4a763"
+MEDPREDICT, MEDPREDICT_COMMIT = "Saf9933/Medpredict", "f8604a956addb057e059c8d1ecc8943ce3b38f45"
+# labelled.jsonl's `source` -> the released file its `line` counts in (repo, commit, path, licence)
+IMAGE_SOURCES = {
+    "medqa": (MEDAGENTS, MEDAGENTS_COMMIT, "data/medqa/test.jsonl",
+              "MIT (MedQA, jind11/MedQA; the copy's repository is MIT too)"),
+    "medmcqa": (MEDAGENTS, MEDAGENTS_COMMIT, "data/medmcqa/test.jsonl",
+                "MIT (MedMCQA, medmcqa/medmcqa; the copy's repository is MIT too)"),
+    "medqa_dev": (MEDGENIE, MEDGENIE_COMMIT, "data/medqa/dev/phrases_no_exclude_dev.jsonl",
+                  "MIT (MedQA, jind11/MedQA; the copy's repository states none)"),
+    "medmcqa_test": (MEDPREDICT, MEDPREDICT_COMMIT, "data/medmcqa/test.jsonl",
+                     "MIT (MedMCQA, medmcqa/medmcqa; the copy's repository states none)"),
+}
 
 
-def git_dir(repos: Path, repo: str) -> Path:
+class CutError(Exception):
+    """A fixture that cannot be cut: the message says which and what to do."""
+
+
+def git_dir(root: Path, repo: str, mirrors: bool) -> Path:
     owner, name = repo.split("/")
-    for candidate in (repos / name, repos / f"{owner}+{name}" / "repo", repos / f"{owner}+{name}"):
+    mirror = root / f"{owner}+{name}"
+    where = [mirror / "repo", mirror] if mirrors else [root / name, mirror]
+    for candidate in where:
         if (candidate / ".git").exists():
             return candidate / ".git"
         if (candidate / "HEAD").exists() and (candidate / "objects").exists():
             return candidate
-    sys.exit(f"{repo}: no clone under {repos} (looked for {name}/, {owner}+{name}/repo/, {owner}+{name}/)")
+    raise CutError(f"{repo}: no {'mirror' if mirrors else 'clone'} under {root} "
+                   f"(looked for {', '.join(str(c.relative_to(root)) + '/' for c in where)})")
 
 
-def show(repos: Path, repo: str, commit: str, path: str) -> bytes:
-    try:
-        return subprocess.run(["git", "--git-dir", str(git_dir(repos, repo)), "show", f"{commit}:{path}"],
-                              check=True, capture_output=True).stdout
-    except subprocess.CalledProcessError as exc:
-        sys.exit(f"{repo}@{commit[:8]}:{path}: {exc.stderr.decode().strip()} (fetch that commit)")
+class Repos:
+    """`git show` of a pinned file from the clones (or mirrors) under one folder."""
+
+    def __init__(self, root: Path, mirrors: bool):
+        self.root, self.mirrors = root, mirrors
+
+    def show(self, repo: str, commit: str, path: str) -> bytes:
+        git = git_dir(self.root, repo, self.mirrors)
+        run = subprocess.run(["git", "--git-dir", str(git), "show", f"{commit}:{path}"], capture_output=True)
+        if run.returncode:
+            raise CutError(f"{repo}@{commit[:8]}:{path}: {run.stderr.decode().strip()} (fetch that commit)")
+        return run.stdout
 
 
 # ------------------------------------------------------------------------------------------ cut rules
@@ -107,12 +148,42 @@ def json_subset(keys: Callable[[], list[str]]) -> Callable[[bytes], bytes]:
     return cut
 
 
+def question_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def labelled_lines(source: str, labelled: Path = LABELLED) -> Callable[[bytes], bytes]:
+    """The question and options of each line that labelled.jsonl labels for `source`, in file order, one JSON
+    object a line: {"line": n (1-based, as in labelled.jsonl), "question": ..., "options": ...}, each value as
+    the release has it (`options`, or `choices` where the file names them so). A question whose SHA-256 is not
+    the labelled one is refused: that label was given to another text."""
+    def cut(raw: bytes) -> bytes:
+        rows = raw.decode("utf-8").splitlines()
+        out = {}
+        for n, text in enumerate(labelled.read_text(encoding="utf-8").splitlines(), 1):
+            label = json.loads(text)
+            if label["source"] != source:
+                continue
+            where = f"{labelled.relative_to(ROOT) if labelled.is_relative_to(ROOT) else labelled}:{n}"
+            if not 1 <= label["line"] <= len(rows) or label["line"] in out:
+                raise CutError(f"{where}: line {label['line']} of {source} is beyond its {len(rows)} lines "
+                               "or labelled twice")
+            row = json.loads(rows[label["line"] - 1])
+            if question_sha256(row["question"]) != label["question_sha256"]:
+                raise CutError(f"{where}: question_sha256 is not that of the question at line {label['line']} of "
+                               f"{source}'s file: the label was given to another text")
+            out[label["line"]] = {"line": label["line"], "question": row["question"],
+                                  "options": row["options"] if "options" in row else row["choices"]}
+        return "".join(json.dumps(out[k], ensure_ascii=False) + "\n" for k in sorted(out)).encode("utf-8")
+    return cut
+
+
 # ------------------------------------------------------------------------------------------ the excerpts
-def excerpts(repos: Path) -> list[dict]:
-    ori = show(repos, PUBMEDQA, PUBMEDQA_COMMIT, "data/ori_pqal.json")
-    truth = show(repos, PUBMEDQA, PUBMEDQA_COMMIT, "data/test_ground_truth.json")
+def excerpts(repos: Repos) -> list[dict]:
+    ori = repos.show(PUBMEDQA, PUBMEDQA_COMMIT, "data/ori_pqal.json")
+    truth = repos.show(PUBMEDQA, PUBMEDQA_COMMIT, "data/test_ground_truth.json")
     test_ids, other_ids = pubmedqa_pmids(ori, truth)
-    rand_test = show(repos, EXPERTQA, EXPERTQA_COMMIT, "data/lfqa/rand_test.jsonl")
+    rand_test = repos.show(EXPERTQA, EXPERTQA_COMMIT, "data/lfqa/rand_test.jsonl")
     expert_rows = expertqa_lines(rand_test)
     return [
         dict(fixture="liveqa/TestDataset/TREC-2017-LiveQA-Medical-Test.xml", repo=LIVEQA, commit=LIVEQA_TEST_COMMIT,
@@ -157,34 +228,66 @@ def excerpts(repos: Path) -> list[dict]:
              path="data/r2_compiled_out_corrected_revised_atomic_w_evidences_factscores_anon.jsonl", licence="MIT",
              rule="the whole file: a Git LFS pointer, which is what a clone without LFS holds in place of "
                   "data/r2_compiled_anon.jsonl (kept outside the release's data/ folder)", cut=lambda raw: raw),
+    ] + [
+        dict(fixture=f"image_dependence/texts/{source}.jsonl", repo=repo, commit=commit, path=path, licence=licence,
+             rule=f"the question and options of each line that image_dependence/labelled.jsonl labels for source "
+                  f"{source}, in file order, as JSON lines {{line, question, options}} (values as released; "
+                  f"`choices` taken as the options where the file names them so)",
+             cut=labelled_lines(source))
+        for source, (repo, commit, path, licence) in IMAGE_SOURCES.items()
     ]
 
 
-def main() -> None:
+def check() -> int:
+    """The fixtures on disk against the manifest: `ok`, `BAD` (differs: cut it again) or `absent`."""
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    bad = 0
+    for fixture, entry in manifest.items():
+        target = FIXTURES / fixture
+        state = "absent" if not target.exists() else (
+            "ok" if hashlib.sha256(target.read_bytes()).hexdigest() == entry["sha256"] else "BAD")
+        bad += state != "ok"
+        print(f"{state:<7}{fixture}")
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repos", type=Path, required=True, help="folder of clones or bare git dirs of the repositories")
-    ap.add_argument("--check", action="store_true", help="only check the existing fixtures against the manifest")
-    args = ap.parse_args()
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--repos", type=Path, help="folder of clones (or bare git dirs) named after the repositories")
+    where.add_argument("--mirrors", type=Path, help="folder of bare mirrors laid out as <owner>+<name>/repo")
+    where.add_argument("--check", action="store_true", help="only check the fixtures on disk against the manifest")
+    args = ap.parse_args(argv)
+    if args.check:
+        return check()
+    repos = Repos(args.repos or args.mirrors, mirrors=args.mirrors is not None)
+    missing = []
+    for repo in sorted({LIVEQA, PUBMEDQA, EXPERTQA, MEDAGENTS, MEDGENIE, MEDPREDICT}):
+        try:
+            git_dir(repos.root, repo, repos.mirrors)
+        except CutError as exc:
+            missing.append(str(exc))
+    try:
+        if missing:
+            raise CutError("; ".join(missing) + " (nothing was written)")
+        cut = [(e, e["cut"](repos.show(e["repo"], e["commit"], e["path"]))) for e in excerpts(repos)]
+    except CutError as exc:  # nothing is written unless every fixture could be cut
+        print(f"cut_fixtures: {exc}", file=sys.stderr)
+        return 1
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8")) if MANIFEST.exists() else {}
     written = {}
-    for e in excerpts(args.repos):
-        text = e["cut"](show(args.repos, e["repo"], e["commit"], e["path"]))
-        digest = hashlib.sha256(text).hexdigest()
-        entry = {k: e[k] for k in ("repo", "commit", "path", "licence", "rule")} | {"sha256": digest, "bytes": len(text)}
+    for e, text in cut:
         target = FIXTURES / e["fixture"]
-        if args.check:
-            ok = target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == digest
-            print(f"{'ok ' if ok else 'BAD'} {e['fixture']}")
-            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(text)
-        written[e["fixture"]] = entry
+        written[e["fixture"]] = ({k: e[k] for k in ("repo", "commit", "path", "licence", "rule")}
+                                 | {"sha256": hashlib.sha256(text).hexdigest(), "bytes": len(text)})
         print(f"wrote {e['fixture']} ({len(text)} bytes) from {e['repo']}@{e['commit'][:8]}:{e['path']}")
-    if not args.check:
-        if manifest and manifest != written:
-            print("note: tests/fixtures/manifest.json changed; commit the new one with the rule change")
-        MANIFEST.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if manifest and manifest != written:
+        print("note: tests/fixtures/manifest.json changed; commit the new one with the rule change")
+    MANIFEST.write_text(json.dumps(written, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -33,15 +33,15 @@ OPTS = ["Aspirin", "Heparin", "Warfarin", "Clopidogrel"]
 # A MedQA-style question (written for this test) in the layout of the Hub copy GBaker/MedQA-USMLE-4-options-hf:
 # the fields lm-evaluation-harness reads from it (lm_eval/tasks/medqa/preprocess_medqa.py: sent1,
 # ending0..ending3, label), not the release's question/options/answer_idx.
-VIGNETTE = ("A 31-year-old man comes to the physician because of itchy, scaly patches on both elbows for 4 months. "
+VIGNETTE = ("For 4 months a 31-year-old man has had itchy, scaly patches on both elbows. "
             "He is otherwise healthy and uses no regular medicines. His fingernails have small pits. Which of "
             "the following is the most likely diagnosis?")
 
 
 def hf_medqa_row(i: int) -> dict:
     return {"id": f"train-{i:05d}", "sent1": f"{VIGNETTE} (item {i})", "sent2": "",
-            "ending0": "Psoriasis", "ending1": "Atopic dermatitis", "ending2": "Tinea corporis", "ending3": "Lichen planus",
-            "label": 0}
+            "ending0": "Psoriasis", "ending1": "Atopic dermatitis", "ending2": "Tinea corporis",
+            "ending3": "Lichen planus", "label": 0}
 
 
 def assert_refused(run, out, *words):

@@ -14,10 +14,15 @@ rule cuts fails instead of being tested.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -29,7 +34,7 @@ from globmed.screening import Screener
 from globmed.sources import read_dataset
 from globmed.sources.layout import locate
 
-from .conftest import read_records
+from .conftest import ROOT, read_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
@@ -47,7 +52,8 @@ def fixture(rel: str) -> Path:
     path = FIXTURES / rel
     if not path.exists():
         pytest.skip(f"real-data excerpt {rel} not cut: run `python dataset_scripts/cut_fixtures.py --repos DIR` "
-                    f"with clones of {MANIFEST[rel]['repo']} (see tests/fixtures/README.md)")
+                    f"with a clone of {MANIFEST[rel]['repo']} in DIR (or `--mirrors DIR`; "
+                    "see tests/fixtures/README.md)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == MANIFEST[rel]["sha256"], f"{path} is not the excerpt of the manifest: cut it again"
     return path
@@ -205,3 +211,64 @@ def test_data_sources_lists_the_real_release_folders(cli):
     assert reports["pubmedqa"]["companions"] == [PUBMEDQA_TRUTH]
     assert reports["expertqa_bio"]["note"] and "random" in reports["expertqa_bio"]["note"]
     assert all("todo" not in r for r in reports.values())
+
+
+# --------------------------------------------------------------------------------------------- the cut script
+@functools.lru_cache(maxsize=1)
+def cut_script():
+    spec = importlib.util.spec_from_file_location("cut_fixtures", ROOT / "dataset_scripts" / "cut_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_the_cut_script_reads_clones_and_bare_mirrors_and_refuses_another_text(tmp_path):
+    """A real git repository (a clone named after the repository, and its bare mirror as owner+name/repo):
+    the labelled lines are cut from the pinned commit, and a question that is not the labelled one is refused."""
+    cut = cut_script()
+    clone = tmp_path / "repos" / "copy"
+    clone.mkdir(parents=True)
+    rows = [{"question": f"Which finding is shown in case {i}?", "options": {"A": "x", "B": "y"}} for i in range(1, 5)]
+    rows[3] = {"question": "Which vitamin is low?", "choices": ["A. B12", "B. C"]}
+    (clone / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    _git("init", "-q", cwd=clone), _git("add", "data.jsonl", cwd=clone), _git("commit", "-qm", "data", cwd=clone)
+    commit = _git("rev-parse", "HEAD", cwd=clone)
+    (clone / "data.jsonl").write_text("changed later\n", encoding="utf-8")  # the pinned commit is read, not the tree
+    _git("commit", "-qam", "later", cwd=clone)
+    _git("clone", "-q", "--bare", str(clone), str(tmp_path / "mirrors" / "someone+copy" / "repo"))
+    labelled = tmp_path / "labelled.jsonl"
+    labels = [{"source": "mine", "line": line, "question_sha256": cut.question_sha256(rows[line - 1]["question"])}
+              for line in (4, 2)]
+    labelled.write_text("".join(json.dumps(label) + "\n" for label in labels), encoding="utf-8")
+
+    for repos in (cut.Repos(tmp_path / "repos", mirrors=False), cut.Repos(tmp_path / "mirrors", mirrors=True)):
+        text = cut.labelled_lines("mine", labelled)(repos.show("someone/copy", commit, "data.jsonl"))
+        assert [json.loads(line) for line in text.decode().splitlines()] == [
+            {"line": 2, "question": rows[1]["question"], "options": rows[1]["options"]},
+            {"line": 4, "question": rows[3]["question"], "options": rows[3]["choices"]}]
+    with pytest.raises(cut.CutError, match=r"someone/copy: no mirror under .*someone\+copy/repo/"):
+        cut.Repos(tmp_path / "repos", mirrors=True).show("someone/copy", commit, "data.jsonl")
+
+    labels[1]["question_sha256"] = cut.question_sha256("Which finding is shown in case 3?")
+    labelled.write_text("".join(json.dumps(label) + "\n" for label in labels), encoding="utf-8")
+    raw = cut.Repos(tmp_path / "repos", mirrors=False).show("someone/copy", commit, "data.jsonl")
+    with pytest.raises(cut.CutError, match=r"labelled.jsonl:2: question_sha256 .* line 2 of mine"):
+        cut.labelled_lines("mine", labelled)(raw)
+
+
+def test_the_cut_script_check_reports_every_fixture():
+    proc = subprocess.run([sys.executable, str(ROOT / "dataset_scripts" / "cut_fixtures.py"), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    states = {rel: state for state, rel in (line.split(None, 1) for line in proc.stdout.splitlines())}
+    assert set(states) == set(MANIFEST) and set(states.values()) <= {"ok", "BAD", "absent"}
+    for rel, state in states.items():
+        path = FIXTURES / rel
+        assert state == ("absent" if not path.exists() else
+                         "ok" if hashlib.sha256(path.read_bytes()).hexdigest() == MANIFEST[rel]["sha256"] else "BAD")
+    assert proc.returncode == (0 if set(states.values()) == {"ok"} else 1)

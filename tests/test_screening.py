@@ -8,6 +8,7 @@ run in-process on hand-made records, so each is exercised without a reader in fr
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import re
@@ -266,7 +267,10 @@ def test_duplicates_in_stream():
 
 # --------------------------------------------------------------------------------------------- the image rule
 # Real MedQA/MedMCQA questions labelled by reading them (sources, policy and protocol in the folder's README).
+# The labels are committed; the questions are cut from the public copies into texts/ (git-ignored) by
+# dataset_scripts/cut_fixtures.py, and the tests that score them are skipped until then.
 LABELLED = Path(__file__).parent / "fixtures" / "image_dependence" / "labelled.jsonl"
+MANIFEST = json.loads((Path(__file__).parent / "fixtures" / "manifest.json").read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -279,8 +283,86 @@ def image_check():
     return module
 
 
+@functools.lru_cache(maxsize=1)
+def _labelled_items() -> tuple[dict, ...]:
+    return tuple(image_check().load_items(LABELLED))
+
+
+def labelled_items() -> tuple[dict, ...]:
+    """The labelled set joined with its cut texts; the test is skipped (with the command) when they are not cut."""
+    try:
+        return _labelled_items()
+    except image_check().TextsMissing as exc:
+        pytest.skip(f"real-data texts: {exc}")
+
+
+def test_the_committed_labels_hold_no_source_text():
+    """Only what is ours is committed: where each item is, its label, and a hash of the question it was given to."""
+    ours = {"source", "line", "id", "part", "stratum", "needs_image", "note", "question_sha256"}
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 625
+    assert all(set(r) <= ours and re.fullmatch(r"[0-9a-f]{64}", r["question_sha256"]) for r in rows)
+    assert len({(r["source"], r["line"]) for r in rows}) == len(rows)
+    texts = {f"image_dependence/texts/{r['source']}.jsonl" for r in rows}
+    assert texts <= set(MANIFEST)  # every source's texts have a cutting rule and a pinned commit
+
+
+def test_the_cut_texts_are_what_the_manifest_pins():
+    for rel in sorted(k for k in MANIFEST if k.startswith("image_dependence/texts/")):
+        path = LABELLED.parent.parent / rel
+        if not path.exists():
+            pytest.skip(f"real-data texts: {path} not cut: {image_check().CUT}")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == MANIFEST[rel]["sha256"], f"{path}: cut it again"
+
+
+def test_the_check_script_without_texts_names_the_command(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "image_screening.py"), "--texts", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert "not cut" in line and "python dataset_scripts/cut_fixtures.py --repos DIR" in line and "--mirrors" in line
+
+
+def _labelled_pair(tmp_path, line3: str) -> tuple[Path, Path]:
+    """A labelled set of two items (lines 1 and 3 of source `mine`, both labelled on "Which drug?") and its texts."""
+    digest = hashlib.sha256("Which drug?".encode("utf-8")).hexdigest()
+    label = {"source": "mine", "part": "dev", "stratum": "other", "needs_image": False, "question_sha256": digest}
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({**label, "line": 1}) + "\n" + json.dumps({**label, "line": 3}) + "\n")
+    (tmp_path / "texts").mkdir()
+    line1 = '{"line": 1, "question": "Which drug?", "options": ["A", "B"]}\n'
+    (tmp_path / "texts" / "mine.jsonl").write_text(line1 + line3)
+    return labelled, tmp_path / "texts"
+
+
+def test_labels_are_joined_with_their_texts_by_line(tmp_path):
+    line3 = '{"line": 3, "question": "Which drug?", "options": {"A": "x", "B": "y"}}\n'
+    labelled, texts = _labelled_pair(tmp_path, line3)
+    items = image_check().load_items(labelled, texts)
+    assert [(i["line"], i["question"], i["options"]) for i in items] == [
+        (1, "Which drug?", ["A", "B"]), (3, "Which drug?", {"A": "x", "B": "y"})]
+
+
+@pytest.mark.parametrize("text,words", [
+    ('{"line": 3, "question": "Which drug is an anticoagulant?", "options": ["A", "B"]}\n', ["labelled.jsonl:2",
+     "question_sha256", "line 3", "not the text that was labelled"]),
+    ('{"line": 9, "question": "Which drug?", "options": ["A", "B"]}\n', ["labelled.jsonl:2", "line 3", "not in"]),
+    ('{"line": 3, "question": "Which drug?",\n', ["mine.jsonl:2", "not JSON"]),
+])
+def test_a_text_that_is_not_the_labelled_one_is_refused(tmp_path, text, words):
+    """The labels are checked against the hash of the question they were given to: another text is refused."""
+    labelled, texts = _labelled_pair(tmp_path, text)
+    with pytest.raises(image_check().TextsError) as err:
+        image_check().load_items(labelled, texts)
+    for word in words:
+        assert word in str(err.value)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "image_screening.py"), "--labelled", str(labelled),
+                           "--texts", str(texts)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and words[0] in proc.stderr
+
+
 def test_labelled_set_is_real_varied_and_large_enough():
-    items = image_check().load_items(LABELLED)
+    items = labelled_items()
     assert len(items) >= 150
     for source in ("medqa", "medmcqa"):
         labels = {i["needs_image"] for i in items if i["source"].startswith(source + "_") or i["source"] == source}
@@ -291,7 +373,7 @@ def test_labelled_set_is_real_varied_and_large_enough():
 
 
 def test_image_rule_meets_the_targets_on_real_items():
-    scores = image_check().score(image_check().load_items(LABELLED))
+    scores = image_check().score(labelled_items())
     everything = scores["all"]
     assert everything.precision >= 0.98 and everything.recall >= 0.95, (everything.precision, everything.recall,
                                                                          everything.errors)
@@ -300,6 +382,7 @@ def test_image_rule_meets_the_targets_on_real_items():
 
 
 def test_the_check_script_prints_precision_and_recall():
+    labelled_items()  # skipped without the texts
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "image_screening.py"), "--errors"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -315,7 +398,7 @@ ISSUE_EXAMPLES = ["A photograph of the nails is shown.", "A blood smear is shown
 
 @pytest.mark.parametrize("words", ISSUE_EXAMPLES)
 def test_the_issues_examples_are_removed_in_their_real_items(words):
-    (item,) = [i for i in image_check().load_items(LABELLED) if words in i["question"]]
+    (item,) = [i for i in labelled_items() if words in i["question"]]
     assert item["needs_image"]
     screener = Screener(registry.get("medqa" if item["source"].startswith("medqa") else "medmcqa"))
     record = mcqa(item["line"], question=item["question"])
@@ -326,7 +409,7 @@ def test_the_issues_examples_are_removed_in_their_real_items(words):
 
 
 def test_values_given_as_text_after_shown_below_are_kept():
-    items = [i for i in image_check().load_items(LABELLED)
+    items = [i for i in labelled_items()
              if not i["needs_image"] and re.search(r"(shown|seen|given|provided) below", i["question"])]
     kept = list(Screener(registry.get("medqa"))(mcqa(n, question=i["question"], options=("a", "b", "c", "d"))
                                                 for n, i in enumerate(items)))
