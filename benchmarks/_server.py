@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -126,3 +127,25 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | 
         return {"returncode": os.waitstatus_to_exitcode(status), "wall_s": wall, "t0": t0,
                 "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
                 "stdout": out.read().decode("utf-8", "replace"), "stderr": err.read().decode("utf-8", "replace")}
+
+
+def short_run_view(records: list[dict[str, Any]], capacity: int, latency: float) -> dict[str, Any]:
+    """How soon a run reached the server's limit, from the server's log:
+    - `attainable_req_per_s`: the most any client gets from n requests, n / (ceil(n / capacity) x latency)
+      (the last round trip is part-empty: 200 requests against capacity 64 cannot beat 0.78 x
+      capacity/latency);
+    - `peak_req_per_s`: the most answers in any two latencies, per second (two round trips, so a
+      burst landing on a boundary is not counted twice);
+    - `first_window`: requests that arrived within one latency of the first (the window it started at)."""
+    chats = chat_records(records)
+    ok = sorted(r["finished"] for r in chats if r.get("status") == 200)
+    first = min(r["arrival"] for r in chats) if chats else 0.0
+    span, peak, j = 2 * latency, 0, 0
+    for i, t in enumerate(ok):
+        while ok[j] <= t - span:
+            j += 1
+        peak = max(peak, i - j + 1)
+    n = len(ok)
+    return {"attainable_req_per_s": n / (math.ceil(n / capacity) * latency) if n else 0.0,
+            "peak_req_per_s": peak / span, "first_window": sum(1 for r in chats if r["arrival"] < first + latency),
+            "max_concurrent": max((r.get("concurrent") or 0) for r in chats) if chats else 0}

@@ -26,6 +26,7 @@ from globmed.backends import GenerationSettings, Request, make_backend
 from globmed.bench.run import BenchSettings, run_bench
 from globmed.bench.score import load_results
 from globmed.runner import Job, RunStats, Store, execute, request_key
+from globmed.runner.concurrency import INITIAL, endpoint_key
 from tests.conftest import ROOT, gold_responder
 
 
@@ -36,9 +37,9 @@ def make_job(i: int, text: str | None = None, max_tokens: int = 8) -> Job:
 
 
 def run_jobs(url: str, jobs: list[Job] | Iterator[Job], store: Store, total: int | None = None,
-             **options: Any) -> RunStats:
+             model: str = "scripted-model", **options: Any) -> RunStats:
     """execute() the jobs with the openai backend, closing the client in the same event loop."""
-    backend = make_backend("openai", "scripted-model", base_url=url)
+    backend = make_backend("openai", model, base_url=url)
 
     async def go() -> RunStats:
         try:
@@ -189,12 +190,71 @@ def test_adaptive_concurrency_settles_near_capacity(openai_server, store):
     stats = run_jobs(server.base_url, [make_job(i) for i in range(n)], store)  # no --concurrency: adaptive
     assert stats.done == n and stats.errors == 0 and store.count() == n
     assert server.max_active == 16 and 0 < server.rejected < n * 0.1  # it finds the ceiling, rarely hits it
-    assert stats.max_window <= 24
+    assert stats.max_window <= max(24, INITIAL)  # the first round trip sends the initial window at once
     # The window stays near 16 (it saw-tooths ~13.6 -> 17); with the client's own per-request overhead
     # on a small shared machine, 11-13 requests are in service on average (a fixed --concurrency 16
     # gets the same), so ask for at least half the capacity.
     assert busy_average(server) >= 8, busy_average(server)
     assert stats.elapsed < 2 * n * 0.1 / 8, stats.elapsed
+
+
+def time_to_fill(server: Any, capacity: int) -> float:
+    """Seconds from the run's first request until the server first held `capacity` requests."""
+    chats = posts(server)
+    return min(r["arrival"] for r in chats if r["concurrent"] >= capacity) - min(r["arrival"] for r in chats)
+
+
+def test_the_window_found_is_remembered_per_endpoint(openai_server, store):
+    """The window a run found is kept in the store under the server (backend + base URL), not the model:
+    the next model on the same server starts there and fills the server at once, where the first run
+    needed a round trip to grow into it."""
+    latency, capacity, n = 0.2, 48, 300
+    server = openai_server(latency=latency, capacity=capacity, mode="queue")
+    first = run_jobs(server.base_url, [make_job(i) for i in range(n)], store)
+    assert first.done == n and first.errors == 0
+    start_first = sum(1 for r in posts(server) if r["arrival"] < posts(server)[0]["arrival"] + 0.9 * latency)
+    fill_first = time_to_fill(server, capacity)
+    endpoint = endpoint_key(make_backend("openai", "another-model", base_url=server.base_url))
+    assert endpoint == endpoint_key(make_backend("openai", "scripted-model", base_url=server.base_url + "/"))
+    state = store.window(endpoint)
+    assert state is not None and state["settled"], state  # the capacity was measured, not just a lower bound
+    assert 0.8 * capacity <= state["window"] <= 2 * capacity, state
+    assert store.window(endpoint_key(make_backend("openai", "scripted-model", base_url="http://127.0.0.1:9/v1"))) is None
+
+    server.reset()
+    second = run_jobs(server.base_url, [make_job(i, f"another model {i}") for i in range(n)], store, model="another-model")
+    assert second.done == n and second.errors == 0
+    start_second = sum(1 for r in posts(server) if r["arrival"] < posts(server)[0]["arrival"] + 0.9 * latency)
+    assert start_first <= INITIAL + 2 < 0.8 * capacity <= start_second, (start_first, start_second)
+    fill_second = time_to_fill(server, capacity)
+    assert fill_second < latency <= fill_first, (fill_first, fill_second)
+
+
+@pytest.mark.parametrize("mode", ["reject", "queue"])
+def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store, mode):
+    """A window remembered from a large server never overloads a smaller one at the same address: the
+    first sends are paced over the remembered latency, so refusals stop the rest (reject), and queueing
+    halves the window per round trip (queue), as for any window that outgrew its server."""
+    big = openai_server(latency=0.1, capacity=48, mode=mode, retry_after=0.1)
+    assert run_jobs(big.base_url, [make_job(i) for i in range(300)], store).errors == 0
+    endpoint = endpoint_key(make_backend("openai", "scripted-model", base_url=big.base_url))
+    remembered = store.window(endpoint)["window"]
+    assert remembered >= 3 * 8
+    port = big.port
+    big.stop()
+    small = openai_server(latency=0.1, capacity=8, mode=mode, retry_after=0.1, port=port)
+    assert small.base_url == big.base_url
+    n = 160
+    stats = run_jobs(small.base_url, [make_job(i, f"small {i}") for i in range(n)], store)
+    assert stats.done == n and stats.errors == 0 and store.count() == 300 + n
+    assert small.max_active == 8
+    after = store.window(endpoint)["window"]
+    assert after <= 20, (remembered, after)  # it backed off to about the small server's capacity
+    if mode == "reject":  # the first sends are paced: far from a refusal per remembered slot over 8
+        assert small.rejected < (remembered - 8) / 2, (remembered, small.rejected)
+    else:  # the queue the remembered window built drained: the last round trips ran near the capacity
+        tail = [r["concurrent"] for r in posts(small)][-20:]
+        assert max(tail) <= 2 * 8, tail
 
 
 # -- the store key ---------------------------------------------------------------------------------
