@@ -31,6 +31,8 @@ Targets
 
 Run
   .venv/bin/python benchmarks/bench_endpoint.py [--runs 10] [--repeats 2] [--skip-lmeval]
+  .venv/bin/python benchmarks/bench_endpoint.py --session [--repeats 3] [--baseline-src DIR] [--simulate]
+      the request session's figures (issue 17): see session_bench and simulated_session
 Needs
 benchmarks/.venv-lmeval (created by benchmarks/lm_eval_env.py). Writes benchmarks/results/bench_endpoint.json.
 """
@@ -302,6 +304,30 @@ def remembered_window(out: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
+def simulated_session(args: argparse.Namespace) -> None:
+    """The session's figures in virtual time (tests/support/virtual_server.py): globmed's executor, window
+    and store against a simulated server with the loopback server's rules, free of this machine's load;
+    with --baseline-src, the same suite with that tree's globmed, side by side."""
+    codes = [("globmed", str(ROOT))] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
+    suites = {}
+    for label, src in codes:
+        proc = subprocess.run([sys.executable, str(ROOT / "tests" / "support" / "virtual_server.py")], capture_output=True,
+                              text=True, env=quiet_env(PYTHONPATH=f"{src}:{ROOT}"), cwd=tempfile.gettempdir())
+        if proc.returncode != 0:
+            raise SystemExit(f"the simulation failed for {label}:\n{proc.stderr[-3000:]}")
+        suites[label] = json.loads(proc.stdout)
+    print("=== bench_endpoint --session --simulate: virtual time, 0.2 s latency, capacity 64 (ideal 320 req/s) ===")
+    for case in suites["globmed"]:
+        print(case)
+        for label, suite in suites.items():
+            r = suite[case]
+            print(f"  {label:9s} {r['elapsed_s']:7.3f} s  {r['of_ideal']:.3f} of capacity/latency, {r['of_attainable']:.3f} "
+                  f"of attainable; started at {r['first_window']}, max in flight {r['max_in_flight']}, 429s {r['rejected']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_endpoint_simulated.json").write_text(json.dumps(suites, indent=2))
+    print(f"(written to {RESULTS / 'bench_endpoint_simulated.json'})")
+
+
 def session_bench(args: argparse.Namespace, built: Path, work: Path) -> None:
     """The request session's figures (issue 17, part 8), each a median over --repeats runs interleaved with
     their references (this machine is shared: ratios taken within a repeat):
@@ -403,7 +429,11 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=200, help="requests in a short run (--session)")
     ap.add_argument("--baseline-src", default=None,
                     help="--session: also run the default-settings cases with the globmed of this source tree")
+    ap.add_argument("--simulate", action="store_true",
+                    help="--session in virtual time (tests/support/virtual_server.py): exact, free of the machine's load")
     args = ap.parse_args()
+    if args.session and args.simulate:
+        return simulated_session(args)
     from bench_local import ensure_data
 
     cache = ensure_data(cache_dir=args.cache_dir)

@@ -28,6 +28,7 @@ from globmed.bench.score import load_results
 from globmed.runner import Job, RunStats, Store, execute, request_key
 from globmed.runner.concurrency import INITIAL, endpoint_key
 from tests.conftest import ROOT, gold_responder
+from tests.support.virtual_server import SimulatedServer, simulate
 
 
 def make_job(i: int, text: str | None = None, max_tokens: int = 8) -> Job:
@@ -255,6 +256,41 @@ def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store,
     else:  # the queue the remembered window built drained: the last round trips ran near the capacity
         tail = [r["concurrent"] for r in posts(small)][-20:]
         assert max(tail) <= 2 * 8, tail
+
+
+# -- the window's logic in virtual time ------------------------------------------------------------
+# The same executor, window and store against a simulated server on a loop whose clock jumps from timer
+# to timer (tests/support/virtual_server.py): exact figures, free of this shared machine's load, which
+# the real-server tests above can only bound loosely.
+def test_virtual_time_a_short_run_reaches_the_limit_and_the_next_starts_there(tmp_path):
+    store = Store(tmp_path / "requests.sqlite")
+    first = simulate(200, store, tag="first model")  # 0.2 s latency, capacity 64: 0.8 s at best (4 round trips)
+    best = simulate(200, Store(tmp_path / "fixed.sqlite"), concurrency=64)
+    assert first["first_window"] == INITIAL and first["errors"] == 0
+    assert first["of_attainable"] >= 0.85, first  # the old window (x1.5 per round trip from 16): 0.66
+    second = simulate(200, store, tag="second model")
+    assert second["first_window"] == 64 and second["of_attainable"] >= 0.95, second
+    assert second["elapsed_s"] <= 1.02 * best["elapsed_s"], (second, best)  # as good as the right fixed window
+
+
+def test_virtual_time_queue_mode_keeps_the_server_busy(tmp_path):
+    run = simulate(4000, Store(tmp_path / "requests.sqlite"))
+    # the old window: 0.90, 182 in flight at its peak, the answers of its overshoot cutting it again and again
+    assert run["of_ideal"] >= 0.96 and run["errors"] == 0, run
+    assert run["max_in_flight"] <= 3 * 64, run
+
+
+@pytest.mark.parametrize("mode", ["queue", "reject"])
+def test_virtual_time_a_remembered_window_backs_off_on_a_smaller_server(tmp_path, mode):
+    store = Store(tmp_path / "requests.sqlite")
+    simulate(2000, store, mode=mode, tag="large")
+    endpoint = endpoint_key(SimulatedServer(model="any"))
+    assert store.window(endpoint)["window"] >= 60
+    small = simulate(400, store, capacity=8, mode=mode, tag="small")  # ideal: 400 / (8 / 0.2) = 10 s
+    assert small["errors"] == 0 and small["of_ideal"] >= 0.97, small
+    assert store.window(endpoint)["window"] <= 16
+    if mode == "reject":
+        assert small["rejected"] <= 4, small  # paced over the remembered latency: the first refusal stops the rest
 
 
 # -- the store key ---------------------------------------------------------------------------------

@@ -1,39 +1,39 @@
 """Adaptive concurrency: find a server's capacity without being told, and remember it per endpoint.
 
-Once per round trip (the lowest recent latency, the "floor"), the window is set from what that round
-trip saw:
-
-* Slow start: while the server keeps up, the window grows GROWTH-fold per round trip (if the sender had
-  more work than the window allowed). "Keeps up" is judged by Little's law on throughput, not only on
-  latency: the answers of one round trip x floor / its length is the number of requests the server
-  served at once, and while that stays near the number in flight nothing queues. Throughput sees a
-  queue one round trip after it forms; the latency of answers sees it only when the queued requests
-  come back, by when the window has grown again (the old rule, deciding on latency alone, overshot a
-  capacity of 64 to 182 in flight). The first round trip that shows a queue (served < 80% of those in
-  flight, or mean latency clearly above the floor) ends slow start with the window set to what the
-  server served: its capacity.
-* Then a gradient rule (after Netflix's concurrency-limits "gradient2"): limit * floor / mean +
-  sqrt(limit). While the server does not queue that adds sqrt(limit) per round trip; once it queues,
-  latency grows with the number in flight (Little's law), so the window settles at about the capacity
-  plus a queue of sqrt(capacity): the server stays busy and latency stays near its floor. Answers to
-  requests sent before the last cut are not judged again: they measure the window that was cut (after
-  an overshoot, judging them cut the window once per round trip until the queue had drained, and the
-  server then idled while the window grew back: 0.89 of capacity/latency instead of 0.96).
+* Slow start, per answer: each answer lets one more request out (the window doubles per round trip,
+  from INITIAL) until requests are overdue: sent over OVERDUE x the floor latency (the lowest recent
+  one) ago and not answered, they wait in a queue. A queue shows there a quarter round trip after it
+  forms; the latency of answers shows it only when the queued requests come back, by when the window
+  has grown again (the old rule, deciding on latency alone, overshot a capacity of 64 to 182 in
+  flight). Once requests have stayed overdue for SETTLE x floor (a stalled event loop reads the
+  answers that waited all at once, a queue stays), slow start ends with the window set to what the
+  server answered in the last floor latency: by Little's law, the number it serves at once.
+* Then, once per round trip, a gradient rule (after Netflix's concurrency-limits "gradient2"):
+  limit * floor / mean + sqrt(limit). While the server does not queue that adds sqrt(limit) per round
+  trip; once it queues, latency grows with the number in flight (Little's law), so the window settles
+  at about the capacity plus a queue of sqrt(capacity): the server stays busy and latency stays near
+  its floor. Answers to requests sent before the last cut are not judged again: they measure the
+  window that was cut (judging them cut the window once per round trip until an overshoot's queue had
+  drained, and the server then idled while the window grew back: 0.90 of capacity/latency instead of
+  0.98 over 4,000 requests). Where the server serves under half the window two round trips running
+  (a remembered window on a smaller server), the window goes straight to what it serves.
 * A 429/503 means the request that got it exceeded the capacity: the window drops to just below the
-  number in flight when that request was sent and stays under that ceiling, which is probed upwards
-  by one per round trip after a quiet period; each probe that is refused doubles the quiet period
-  (up to 64 round trips), so a steady server sees few refusals.
+  number at the server when that request was sent and stays under that ceiling, which is probed
+  upwards by one per round trip after a quiet period; each probe that is refused doubles the quiet
+  period (up to 64 round trips), so a steady server sees few refusals.
 
-`state()` is what the store remembers per endpoint (globmed/runner/store.py, table `windows`) and
-`AdaptiveLimit.resume(state)` starts from it: a known capacity is started at directly (in the gradient
-rule, sends paced over the remembered floor, so a smaller server refuses or queues only the first few
-and the window backs off as above); a window that never found the capacity resumes slow start there.
-Against a server with fixed latency L and capacity C this keeps ~C requests in service: throughput
-near C/L (benchmarks/bench_endpoint.py).
+`state()` is what the request store remembers per endpoint (`endpoint_key`: the backend and its base
+URL; globmed/runner/store.py, table `windows`) and `AdaptiveLimit.resume(state)` starts the next run
+there: at a measured capacity in the gradient rule, its first sends paced over the remembered latency
+(so a smaller server refuses or queues only the first few, and the window backs off as above); at a
+window that never met a queue in slow start. Against a server with fixed latency L and capacity C this
+keeps ~C requests in service: throughput near C/L (benchmarks/bench_endpoint.py --session; in virtual
+time, tests/support/virtual_server.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import statistics
@@ -52,10 +52,10 @@ DEEP_QUEUE = 0.5  # served / window below this: cut to what the server serves at
 
 class AdaptiveLimit:
     def __init__(self, initial: int = INITIAL, minimum: int = 1, maximum: int = 1024, tolerance: float = 1.05,
-                 memory: float = 30.0, growth: float = GROWTH, clock: Callable[[], float] = time.monotonic):
+                 memory: float = 30.0, growth: float = GROWTH, clock: Callable[[], float] | None = None):
         self.limit = float(initial)
         self.minimum, self.maximum, self.tolerance, self.memory, self.growth = minimum, maximum, tolerance, memory, growth
-        self.clock = clock
+        self.clock = clock or loop_time
         self.slow_start = True
         self.ceiling: float | None = None
         self._refused: float | None = None  # the ceiling the last refusal set (before probes raised it)
@@ -68,7 +68,7 @@ class AdaptiveLimit:
         self._all_limited = True  # the window held the sender back for every answer this round trip
         self._refused_now = False  # a refusal came this round trip
         self._deep = 0  # round trips running that served under DEEP_QUEUE x the window
-        self._recent: deque[float] = deque(maxlen=REMEMBER)  # the window after the last round trips with work left
+        self._windows: deque[float] = deque(maxlen=REMEMBER)  # the window after the last round trips with work left
         self._startup = _Startup()
         self._limited = False
         self._period_start: float | None = None
@@ -98,11 +98,10 @@ class AdaptiveLimit:
     def state(self) -> dict[str, Any]:
         """What to remember for the endpoint: the window to start at, whether it is the measured capacity
         (else a lower bound, to grow from), the refusal ceiling and the floor latency."""
-        settled = not self.slow_start
-        if not settled:
-            window = max(self.minimum, int(self.validated))
+        if self.slow_start:  # the largest window served without a queue; the capacity if a queue was seen
+            window, settled = max(self.minimum, int(self.validated)), self._startup.queue_seen
         else:  # the median of the last round trips that had more work than the window: not a stall's cut
-            window = int(statistics.median(self._recent)) if self._recent else self.value
+            window, settled = int(statistics.median(self._windows)) if self._windows else self.value, True
         return {"window": window, "settled": settled, "ceiling": int(self._refused) if self._refused is not None else None,
                 "quiet": self._quiet, "latency": round(self.base_latency, 4) if self.base_latency else None}
 
@@ -151,6 +150,7 @@ class AdaptiveLimit:
         overdue, served = self._startup.answered(now, now - latency, floor)
         if overdue > max(2, OVERDUE_SHARE * self.limit):
             since = self._startup.overdue_since = self._startup.overdue_since or now
+            self._startup.queue_seen = True
             if now - since >= SETTLE * floor:
                 self.slow_start = False
                 self._startup = _Startup()
@@ -186,7 +186,7 @@ class AdaptiveLimit:
             self.limit = min(self.limit, self.ceiling)
         self.limit = max(float(self.minimum), min(self.limit, float(self.maximum)))
         if self._all_limited:
-            self._recent.append(self.limit)
+            self._windows.append(self.limit)
         self._sum, self._count, self._limited, self._answers, self._all_limited = 0.0, 0, False, 0, True
         self._refused_now = False
         self._period_start, self._period_end = now, now + floor
@@ -215,6 +215,14 @@ class AdaptiveLimit:
         return burst
 
 
+def loop_time() -> float:
+    """The running event loop's clock (the one the runner paces and sleeps by), else time.monotonic."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 class _Startup:
     """Slow start's view of the server: how many requests are overdue (sent over OVERDUE x floor ago and
     not answered yet: they wait in a queue) and how many it answered in the last floor latency (Little's
@@ -227,6 +235,7 @@ class _Startup:
         self._recent: deque[float] = deque()  # answer times within the last floor latency
         self._old = 0  # sent before the horizon and not answered (answers counted as they come)
         self.overdue_since: float | None = None
+        self.queue_seen = False  # requests were overdue (the run may end before slow start does)
 
     def sent(self, now: float) -> None:
         self._sends.append(now)
