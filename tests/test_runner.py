@@ -251,8 +251,13 @@ def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store,
     assert small.max_active == 8
     after = store.window(endpoint)["window"]
     assert after <= 20, (remembered, after)  # it backed off to about the small server's capacity
-    if mode == "reject":  # the first sends are paced: far from a refusal per remembered slot over 8
-        assert small.rejected < (remembered - 8) / 2, (remembered, small.rejected)
+    if mode == "reject":
+        # Its first sends are paced over the remembered latency: fewer refusals than one window's worth
+        # (a refusal read at once stops the rest: 2 in virtual time, below; here the loaded machine reads
+        # them late), then only the probes above the ceiling.
+        start = posts(small)[0]["arrival"]
+        later = [r for r in posts(small) if r["status"] == 429 and r["arrival"] > start + 0.5]
+        assert small.rejected < remembered and len(later) <= 5, (remembered, small.rejected, len(later))
     else:  # the queue the remembered window built drained: the last round trips ran near the capacity
         tail = [r["concurrent"] for r in posts(small)][-20:]
         assert max(tail) <= 2 * 8, tail
