@@ -231,6 +231,17 @@ def test_the_window_found_is_remembered_per_endpoint(openai_server, store):
     assert fill_second < latency <= fill_first, (fill_first, fill_second)
 
 
+def test_windows_are_remembered_per_server_and_per_model_on_a_providers_api(monkeypatch):
+    """Models behind one base URL share a server's capacity (one window); a provider's public API limits
+    each model apart (one window per model)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    local = {endpoint_key(make_backend("openai", m, base_url="http://gpu-box:8000/v1")) for m in ("a", "b")}
+    public = {endpoint_key(make_backend("openai", m)) for m in ("gpt-5", "gpt-5-mini")}
+    anthropic = endpoint_key(make_backend("anthropic", "claude-sonnet-4-5"))
+    assert len(local) == 1 and len(public) == 2 and anthropic not in public | local
+
+
 @pytest.mark.parametrize("mode", ["reject", "queue"])
 def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store, mode):
     """A window remembered from a large server never overloads a smaller one at the same address: the
