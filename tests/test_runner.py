@@ -245,8 +245,8 @@ def test_windows_are_remembered_per_server_and_per_model_on_a_providers_api(monk
 @pytest.mark.parametrize("mode", ["reject", "queue"])
 def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store, mode):
     """A window remembered from a large server never overloads a smaller one at the same address: the
-    first sends are paced over the remembered latency, so refusals stop the rest (reject), and queueing
-    halves the window per round trip (queue), as for any window that outgrew its server."""
+    first sends are paced over the remembered latency, so refusals stop the rest (reject); a server that
+    queues and serves under half the window two round trips running gets what it serves (queue)."""
     big = openai_server(latency=0.1, capacity=48, mode=mode, retry_after=0.1)
     assert run_jobs(big.base_url, [make_job(i) for i in range(300)], store).errors == 0
     endpoint = endpoint_key(make_backend("openai", "scripted-model", base_url=big.base_url))
@@ -264,7 +264,7 @@ def test_a_remembered_window_backs_off_on_a_smaller_server(openai_server, store,
     assert after <= 20, (remembered, after)  # it backed off to about the small server's capacity
     if mode == "reject":
         # Its first sends are paced over the remembered latency: fewer refusals than one window's worth
-        # (a refusal read at once stops the rest: 2 in virtual time, below; here the loaded machine reads
+        # (a refusal read at once stops the rest: a few in virtual time, below; this loaded machine reads
         # them late), then only the probes above the ceiling.
         start = posts(small)[0]["arrival"]
         later = [r for r in posts(small) if r["status"] == 429 and r["arrival"] > start + 0.5]
