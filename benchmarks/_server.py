@@ -1,9 +1,11 @@
 """Shared helper for the endpoint benchmarks: start/stop the loopback OpenAI-compatible server
-(tests/support/openai_server.py) as a separate process and read its request log."""
+(tests/support/openai_server.py) as a separate process, read its request log, run `globmed bench run`
+against it and measure."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,6 +15,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+RESULTS = HERE / "results"
+LATENCY, CAPACITY = 0.2, 64  # the loopback server of the endpoint benchmarks: ideal 320 req/s
 
 
 class Server:
@@ -126,3 +130,66 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | 
         return {"returncode": os.waitstatus_to_exitcode(status), "wall_s": wall, "t0": t0,
                 "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
                 "stdout": out.read().decode("utf-8", "replace"), "stderr": err.read().decode("utf-8", "replace")}
+
+
+def short_run_view(records: list[dict[str, Any]], capacity: int, latency: float) -> dict[str, Any]:
+    """How soon a run reached the server's limit, from the server's log:
+    - `attainable_req_per_s`: the most any client gets from n requests, n / (ceil(n / capacity) x latency)
+      (the last round trip is part-empty: 200 requests against capacity 64 cannot beat 0.78 x
+      capacity/latency);
+    - `peak_req_per_s`: the most answers in any two latencies, per second (two round trips, so a
+      burst landing on a boundary is not counted twice);
+    - `first_window`: requests that arrived within one latency of the first (the window it started at)."""
+    chats = chat_records(records)
+    ok = sorted(r["finished"] for r in chats if r.get("status") == 200)
+    first = min(r["arrival"] for r in chats) if chats else 0.0
+    span, peak, j = 2 * latency, 0, 0
+    for i, t in enumerate(ok):
+        while ok[j] <= t - span:
+            j += 1
+        peak = max(peak, i - j + 1)
+    n = len(ok)
+    return {"attainable_req_per_s": n / (math.ceil(n / capacity) * latency) if n else 0.0,
+            "peak_req_per_s": peak / span, "first_window": sum(1 for r in chats if r["arrival"] < first + latency),
+            "max_concurrent": max((r.get("concurrent") or 0) for r in chats) if chats else 0}
+
+
+def globmed_cli() -> str:
+    return str(Path(sys.executable).parent / "globmed")
+
+
+def globmed_cmd(base_url: str, built: Path, out: Path, runs: int, concurrency: int | None = None,
+                limit: int | None = None, model: str = "scripted") -> list[str]:
+    cmd = [globmed_cli(), "bench", "run", "--backend", "openai", "--model", model, "--base-url", base_url,
+           "--data", str(built), "--out", str(out), "--datasets", "medqa", "--languages", "en", "--runs", str(runs),
+           "--mode", "generate"]
+    if concurrency:
+        cmd += ["--concurrency", str(concurrency)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    return cmd
+
+
+def run_globmed(server: Server, built: Path, out: Path, runs: int, concurrency: int | None = None,
+                limit: int | None = None, model: str = "scripted", src: str | None = None) -> dict[str, Any]:
+    """One `globmed bench run` process; `src`: a source tree whose globmed to run instead (a baseline)."""
+    cmd = globmed_cmd(server.base_url, built, out, runs, concurrency, limit, model)
+    mark, server_cpu = server.mark(), server.cpu_seconds()
+    proc = run_measured(cmd, quiet_env(**({"PYTHONPATH": src} if src else {})))
+    t0, wall = proc["t0"], proc["wall_s"]
+    if proc["returncode"] != 0:
+        raise SystemExit(f"globmed failed:\n{proc['stdout'][-3000:]}\n{proc['stderr'][-3000:]}")
+    time.sleep(0.1)
+    server_cpu = server.cpu_seconds() - server_cpu
+    records = server.read(mark)
+    manifest = json.loads((out / "globmed.json").read_text())
+    last = next(ev for ev in manifest["evaluations"].values() if ev["model"] == model)["last_run"]
+    answered = last["sent"] - last["errors"]
+    view = server_view(records)
+    return {"command": " ".join(cmd), "wall_s": wall, "phase_s": last["seconds"], "answered": answered,
+            "errors": last["errors"], "retries": last["retries"], "req_per_s": answered / last["seconds"],
+            "server": view, "first_request_s": (view["first_arrival"] - t0) if view.get("first_arrival") else None,
+            "client_cpu_s": proc["cpu_s"], "client_cpu_ms_per_request": 1000 * proc["cpu_s"] / max(1, view["requests"]),
+            "server_cpu_ms_per_request": 1000 * server_cpu / max(1, view["requests"]),
+            "stats_line": next((l.strip() for l in proc["stdout"].splitlines() if "answered" in l), ""),
+            "short": short_run_view(records, server.capacity, server.latency)}

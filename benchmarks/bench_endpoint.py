@@ -31,6 +31,8 @@ Targets
 
 Run
   .venv/bin/python benchmarks/bench_endpoint.py [--runs 10] [--repeats 2] [--skip-lmeval]
+  .venv/bin/python benchmarks/bench_endpoint.py --session [--repeats 3] [--baseline-src DIR] [--simulate]
+      the request session's figures (issue 17): see session_bench and simulated_session
 Needs
 benchmarks/.venv-lmeval (created by benchmarks/lm_eval_env.py). Writes benchmarks/results/bench_endpoint.json.
 """
@@ -56,46 +58,10 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from _server import Server, chat_records, quiet_env, run_measured, server_view  # noqa: E402
+from _server import (CAPACITY, LATENCY, Server, chat_records, globmed_cli, globmed_cmd, quiet_env, run_globmed,  # noqa: E402
+                     run_measured, server_view)
 
-LATENCY, CAPACITY = 0.2, 64
 GEN_TASK = "globmed_medqa_en_gen"
-
-
-def globmed_cli() -> str:
-    return str(Path(sys.executable).parent / "globmed")
-
-
-def globmed_cmd(base_url: str, built: Path, out: Path, runs: int, concurrency: int | None = None) -> list[str]:
-    cmd = [globmed_cli(), "bench", "run", "--backend", "openai", "--model", "scripted", "--base-url", base_url,
-           "--data", str(built), "--out", str(out), "--datasets", "medqa", "--languages", "en", "--runs", str(runs),
-           "--mode", "generate"]
-    if concurrency:
-        cmd += ["--concurrency", str(concurrency)]
-    return cmd
-
-
-def run_globmed(server: Server, built: Path, out: Path, runs: int, concurrency: int | None = None) -> dict[str, Any]:
-    cmd = globmed_cmd(server.base_url, built, out, runs, concurrency)
-    mark, server_cpu = server.mark(), server.cpu_seconds()
-    proc = run_measured(cmd, quiet_env())
-    t0, wall = proc["t0"], proc["wall_s"]
-    if proc["returncode"] != 0:
-        raise SystemExit(f"globmed failed:\n{proc['stdout'][-3000:]}\n{proc['stderr'][-3000:]}")
-    time.sleep(0.1)
-    server_cpu = server.cpu_seconds() - server_cpu
-    records = server.read(mark)
-    manifest = json.loads((out / "globmed.json").read_text())
-    (ev,) = manifest["evaluations"].values()
-    last = ev["last_run"]
-    answered = last["sent"] - last["errors"]
-    view = server_view(records)
-    return {"command": " ".join(cmd), "wall_s": wall, "phase_s": last["seconds"], "answered": answered,
-            "errors": last["errors"], "retries": last["retries"], "req_per_s": answered / last["seconds"],
-            "server": view, "first_request_s": (view["first_arrival"] - t0) if view.get("first_arrival") else None,
-            "client_cpu_s": proc["cpu_s"], "client_cpu_ms_per_request": 1000 * proc["cpu_s"] / max(1, view["requests"]),
-            "server_cpu_ms_per_request": 1000 * server_cpu / max(1, view["requests"]),
-            "stats_line": next((l.strip() for l in proc["stdout"].splitlines() if "answered" in l), "")}
 
 
 def write_gen_task(cache: Path, built: Path) -> tuple[Path, str, list[list[dict[str, str]]]]:
@@ -199,21 +165,22 @@ def trace_adaptive(base_url: str, built: Path, out: Path, runs: int) -> dict[str
     t0 = time.monotonic()
 
     class Traced(original):  # type: ignore[misc, valid-type]
-        def on_success(self, latency: float, limited: bool, in_flight: int = 0) -> None:
+        def on_success(self, latency: float, limited: bool) -> None:
             before = self.limit
-            super().on_success(latency, limited, in_flight)
+            super().on_success(latency, limited)
             trace["latencies"].append(latency)
             if self.limit < before:
                 trace["cuts"].append({"t": time.monotonic() - t0, "from": before, "to": self.limit, "latency": latency,
-                                      "base": self.base_latency, "in_flight": in_flight, "why": "latency"})
+                                      "base": self.base_latency, "why": "latency"})
             if len(trace["latencies"]) % 50 == 0:
-                trace["samples"].append((round(time.monotonic() - t0, 2), round(self.limit, 1), in_flight))
+                trace["samples"].append((round(time.monotonic() - t0, 2), round(self.limit, 1)))
 
-        def on_overload(self, window: int = 0) -> None:
+        def on_overload(self, window: int = 0) -> bool:
             before = self.limit
-            super().on_overload(window)
+            burst = super().on_overload(window)
             if self.limit < before:
                 trace["cuts"].append({"t": time.monotonic() - t0, "from": before, "to": self.limit, "why": "429/503"})
+            return burst
 
     runner_mod.AdaptiveLimit = Traced
     try:
@@ -224,7 +191,7 @@ def trace_adaptive(base_url: str, built: Path, out: Path, runs: int) -> dict[str
     finally:
         runner_mod.AdaptiveLimit = original
     lat = sorted(trace["latencies"])
-    windows = [w for _, w, _ in trace["samples"]]
+    windows = [w for _, w in trace["samples"]]
     return {"cuts": trace["cuts"][:20], "n_cuts": len(trace["cuts"]), "window_samples": trace["samples"],
             "window_median": statistics.median(windows) if windows else None,
             "latency_p50": lat[len(lat) // 2] if lat else None, "latency_p90": lat[int(len(lat) * 0.9)] if lat else None,
@@ -285,18 +252,40 @@ def raw_client(base_url: str, n: int, concurrency: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=10, help="runs of the 400 items for the throughput figures")
-    ap.add_argument("--repeats", type=int, default=2, help="repeats of the 400-item end-to-end runs (best used)")
+    ap.add_argument("--repeats", type=int, default=2, help="repeats of the 400-item end-to-end runs (best used); --session: of every case (medians)")
     ap.add_argument("--skip-lmeval", action="store_true")
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile an in-process --concurrency 64 run (writes results/bench_endpoint.pstats)")
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--session", action="store_true",
+                    help="only the request session's figures (short run, remembered window, queue mode; medians of "
+                         "--repeats): see session_bench")
+    ap.add_argument("--short", type=int, default=200, help="requests in a short run (--session)")
+    ap.add_argument("--parts", default="queue,reject,long",
+                    help="--session: queue / reject (short runs and a 2nd model, per server mode), long (--runs x 400 "
+                         "requests, queue mode)")
+    ap.add_argument("--baseline-src", default=None,
+                    help="--session: also run the default-settings cases with the globmed of this source tree")
+    ap.add_argument("--simulate", action="store_true",
+                    help="--session in virtual time (tests/support/virtual_server.py): exact, free of the machine's load")
     args = ap.parse_args()
+    if args.session and args.simulate:
+        from _session import simulated_session
+
+        return simulated_session(args)
     from bench_local import ensure_data
 
     cache = ensure_data(cache_dir=args.cache_dir)
     built = cache / "globmed"
     ideal = CAPACITY / LATENCY
     work = Path(tempfile.mkdtemp(prefix="globmed-bench-endpoint-"))
+    if args.session:
+        from _session import session_bench
+
+        try:
+            return session_bench(args, built, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     res: dict[str, Any] = {"ideal_req_per_s": ideal, "latency_s": LATENCY, "capacity": CAPACITY,
                            "load_before": os.getloadavg()}
     n_out = 0

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from ..backends.base import Backend, BackendError, Request, Response
 from ..urls import redact_urls
-from .concurrency import AdaptiveLimit
+from .concurrency import AdaptiveLimit, endpoint_key
 from .limits import RateLimiter
 from .store import Store, request_key
 
@@ -35,6 +35,7 @@ PACE_SPREAD = 0.5
 PACE_SLACK = 0.001  # a paced send this close to its moment goes at once (the event loop's timer resolution)
 OVERLOAD_RETRIES = 30  # 429 answers tolerated per request before it is recorded as an error
 DEFAULT_DEADLINE = 900.0  # seconds one request may take across all its attempts and backoff waits
+REMEMBER_EVERY = 1.0  # seconds between saves of the adaptive window to the store (and once at the end)
 
 __all__ = ["Job", "RunStats", "execute", "request_key", "Store", "RateLimiter"]
 
@@ -66,9 +67,12 @@ class _FixedLimit:
         self.value = max(1, n)
         self.base_latency: float | None = None  # the lowest latency seen, as AdaptiveLimit keeps it
 
-    def on_success(self, latency: float, limited: bool, window: int = 0) -> None:
+    def on_success(self, latency: float, limited: bool) -> None:
         if self.base_latency is None or latency < self.base_latency:
             self.base_latency = latency
+
+    def on_send(self) -> None:
+        return None
 
     def on_overload(self, window: int) -> bool:
         return False
@@ -96,12 +100,15 @@ class _Executor:
     deadline: float | None = DEFAULT_DEADLINE
     task_id: Any = None
     in_flight: int = 0  # requests holding a slot
+    sent: int = 0  # of those, sent and not answered yet (the rest wait to be paced out)
     waiting: int = 0  # requests sleeping before a retry or waiting for a slot (holding none)
     retry_queue: int = 0  # retries waiting for a slot: they go before new jobs
     _freed: asyncio.Event | None = None
     exhausted: bool = False  # the job iterator has run out
     _hold_until: float = 0.0  # after a 429, no new request for a moment: the rest of the burst's refusals land first
     _next_send: float = 0.0  # the earliest moment the next paced request goes out
+    _remember_at: float = 0.0  # the next moment the adaptive window may be saved
+    _remembered: dict[str, Any] | None = None
 
     def _event(self) -> asyncio.Event:
         if self._freed is None:
@@ -138,11 +145,11 @@ class _Executor:
         self.in_flight += 1
         self.stats.max_window = max(self.stats.max_window, self.in_flight)
 
-    async def one(self, job: Job, limited: bool = True, window: int | None = None) -> Response | None:
+    async def one(self, job: Job, limited: bool | None = None) -> Response | None:
         """One request on a slot the caller already holds (released here when done), retried as needed;
         returns the stored response, or None when an error was recorded instead;
-        `limited`: whether the window, rather than a lack of work, was holding the sender back;
-        `window`: the number in flight when the slot was taken (the capacity signal of a refusal)."""
+        `limited`: whether the window, rather than a lack of work, was holding the sender back (default:
+        whether jobs were still waiting when the response came)."""
         call = self.backend.loglik if job.request.choices else self.backend.chat
         failures = overloads = 0
         loop = asyncio.get_running_loop()
@@ -150,9 +157,13 @@ class _Executor:
         try:
             while True:
                 attempt = failures + overloads
-                window = window or self.in_flight
                 await self.limiter.acquire(job.tokens)
                 await self._pace()
+                while self.in_flight > self.limit.value:  # the window shrank while it waited to go out
+                    await self._sleep_off_slot(0)
+                    await self._pace()
+                self.limit.on_send()
+                window = self.sent + 1  # requests at the server as it reaches it: a refusal's capacity signal
                 try:
                     response = await self._attempt(call, job.request, give_up_at)
                 except BackendError as exc:
@@ -167,7 +178,6 @@ class _Executor:
                     if exc.retryable and budget_left and in_time:
                         self.stats.retries += 1
                         await self._sleep_off_slot(delay)
-                        window = self.in_flight  # the slot it took again
                         continue
                     why = str(exc)
                     if exc.retryable and budget_left:  # only the deadline stopped it
@@ -178,7 +188,7 @@ class _Executor:
                 except Exception as exc:  # an SDK or parsing failure: record it, never score it
                     self._error(job, f"{type(exc).__name__}: {exc}", None, attempt + 1)
                     return None
-                self.limit.on_success(response.latency, limited, window)
+                self.limit.on_success(response.latency, not self.exhausted if limited is None else limited)
                 stored = response.to_json()
                 try:  # what is stored must read back as a response (the store trusts checksummed rows)
                     Response.from_json(stored)
@@ -187,6 +197,7 @@ class _Executor:
                                 attempt + 1)
                     return None
                 self.store.put(job.key, stored)
+                self._remember()
                 self.stats.done += 1
                 self._advance()
                 return response
@@ -195,16 +206,21 @@ class _Executor:
 
     async def _attempt(self, call: Any, request: Request, give_up_at: float | None) -> Response:
         """One call, cut off after the backend's per-attempt timeout or at the request's deadline, whichever
-        comes first (a local backend without a timeout is only bounded by the deadline between attempts)."""
+        comes first (a local backend without a timeout is only bounded by the deadline between attempts);
+        counted in `sent` while it is at the server."""
         timeout = getattr(self.backend, "timeout", None)
         if give_up_at is not None and timeout is not None:
             timeout = min(timeout, give_up_at - asyncio.get_running_loop().time())
-        if timeout is None:
-            return await call(request)
+        self.sent += 1
         try:
-            return await asyncio.wait_for(call(request), max(timeout, 0.001))
-        except asyncio.TimeoutError:
-            raise BackendError(f"TimeoutError: no complete answer within {timeout:.3g} s", retryable=True) from None
+            if timeout is None:
+                return await call(request)
+            try:
+                return await asyncio.wait_for(call(request), max(timeout, 0.001))
+            except asyncio.TimeoutError:
+                raise BackendError(f"TimeoutError: no complete answer within {timeout:.3g} s", retryable=True) from None
+        finally:
+            self.sent -= 1
 
     async def _pace(self) -> None:
         """Space sends PACE_SPREAD x floor / window apart. That never slows the run (a window of W gets at
@@ -231,6 +247,20 @@ class _Executor:
         finally:
             self.waiting -= 1
 
+    def _remember(self, now: float | None = None) -> None:
+        """Save the adaptive window for this endpoint (at most every REMEMBER_EVERY s; `now`=inf: at once),
+        so the next run, or the next model on the same server, starts there."""
+        if not isinstance(self.limit, AdaptiveLimit):
+            return
+        now = asyncio.get_running_loop().time() if now is None else now
+        if now < self._remember_at:
+            return
+        self._remember_at = now + REMEMBER_EVERY
+        state = self.limit.state()
+        if state != self._remembered:
+            self.store.put_window(endpoint_key(self.backend), state)
+            self._remembered = state
+
     def _error(self, job: Job, message: str, status: int | None, attempts: int) -> None:
         self.store.put_error(job.key, redact_urls(message)[:2000], status, attempts)
         self.stats.errors += 1
@@ -256,15 +286,14 @@ class _Executor:
             return job
         return None
 
-    async def _chain(self, job: Job, jobs: Iterator[Job], window: int) -> None:
+    async def _chain(self, job: Job, jobs: Iterator[Job]) -> None:
         """Send `job`, then, in the same task, the next one while a slot is free: the next request goes
         out right after a response is stored, not a few event-loop turns later through the
         dispatcher, which matters when many responses land at once (the dispatcher still fills slots
         that open otherwise, e.g. when an adaptive window grows)."""
         while job is not None:
-            await self.one(job, window=window)  # the number in flight when its slot was taken
+            await self.one(job)
             job = self._take(jobs)
-            window = self.in_flight
 
     async def run(self, jobs: Iterator[Job]) -> None:
         """Keep the window full from `jobs` until they run out; one Event wakes the dispatcher (O(1)
@@ -282,7 +311,7 @@ class _Executor:
         try:
             while True:
                 while (job := self._take(jobs)) is not None:
-                    task = asyncio.ensure_future(self._chain(job, jobs, self.in_flight))
+                    task = asyncio.ensure_future(self._chain(job, jobs))
                     active.add(task)
                     task.add_done_callback(finished)
                 if failures:
@@ -302,11 +331,12 @@ def _delay(attempt: int, retry_after: float | None, base: float = 0.5, cap: floa
     return random.uniform(0, min(cap, base * 2 ** attempt))  # full jitter
 
 
-def make_limit(backend: Backend, concurrency: int | None) -> Any:
-    """The window: fixed when the user (or a local backend) says so, else adaptive."""
+def make_limit(backend: Backend, concurrency: int | None, store: Store | None = None) -> Any:
+    """The window: fixed when the user (or a local backend) says so, else adaptive, starting from the
+    window remembered in `store` for this endpoint."""
     if concurrency or backend.default_concurrency:
         return _FixedLimit(concurrency or backend.default_concurrency or 1)
-    return AdaptiveLimit()
+    return AdaptiveLimit.resume(store.window(endpoint_key(backend)) if store is not None else None)
 
 
 async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Store, *, concurrency: int | None = None,
@@ -315,7 +345,7 @@ async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Stor
                   deadline: float | None = DEFAULT_DEADLINE) -> RunStats:
     """Run every job not already in the store; returns counts and timing. `deadline`: seconds a request
     may take across all its attempts (None: no limit beyond the retry budget)."""
-    limit = make_limit(backend, concurrency)
+    limit = make_limit(backend, concurrency, store)
     stats = RunStats(total=total)
     progress = None
     if show_progress:
@@ -324,11 +354,14 @@ async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Stor
                             console=console or Console(stderr=True), transient=False)
     executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, stats, progress, deadline)
     start = time.perf_counter()
-    if progress is not None:
-        with progress:
-            executor.task_id = progress.add_task(description, total=total)
+    try:
+        if progress is not None:
+            with progress:
+                executor.task_id = progress.add_task(description, total=total)
+                await executor.run(iter(jobs))
+        else:
             await executor.run(iter(jobs))
-    else:
-        await executor.run(iter(jobs))
+    finally:
+        executor._remember(now=float("inf"))
     stats.elapsed = time.perf_counter() - start
     return stats

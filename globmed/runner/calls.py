@@ -54,7 +54,7 @@ class Caller(StoredCaller):
     def __init__(self, backend: Backend, store: Store, *, concurrency: int | None = None,
                  limiter: RateLimiter | None = None, max_retries: int = 6, stats: RunStats | None = None,
                  deadline: float | None = DEFAULT_DEADLINE):
-        self.limit = limit = make_limit(backend, concurrency)
+        self.limit = limit = make_limit(backend, concurrency, store)
         self.stats = stats or RunStats()
         self.store = store
         self._executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, self.stats, None,
@@ -72,7 +72,7 @@ class Caller(StoredCaller):
     async def send(self, job: Any) -> Outcome:
         ex = self._executor
         await ex.acquire()
-        response = await ex.one(job, limited=ex.in_flight >= self.limit.value - 1, window=ex.in_flight)
+        response = await ex.one(job, limited=ex.in_flight >= self.limit.value - 1)
         if response is not None:
             return Outcome(response)
         err = self.store.error(job.key)

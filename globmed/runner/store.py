@@ -49,6 +49,10 @@ T = TypeVar("T")
 class StoreDamaged(RuntimeFailure):
     """The store's file cannot be used; the message names it and what to do."""
 
+# Apart from SCHEMA (created on first use): the adaptive window per endpoint (backend + base URL), so
+# the next run against the same server starts at the window the last one found.
+WINDOWS_SCHEMA = "CREATE TABLE IF NOT EXISTS windows (endpoint TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL)"
+
 
 def request_key(parts: dict[str, Any]) -> str:
     canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -227,6 +231,28 @@ class Store:
                 return self._db.execute("SELECT key FROM responses").fetchall()
 
         return (r[0] for r in self._sql(read))
+
+    # -- the adaptive window remembered per endpoint (globmed/runner/concurrency.py) ----------------
+    def _windows(self) -> sqlite3.Connection:
+        if not getattr(self, "_windows_ready", False):
+            self._db.execute(WINDOWS_SCHEMA)
+            self._windows_ready = True
+        return self._db
+
+    def window(self, endpoint: str) -> dict[str, Any] | None:
+        """The window state last saved for `endpoint` (AdaptiveLimit.state()), or None."""
+        with self._lock:
+            row = self._windows().execute("SELECT state FROM windows WHERE endpoint=?", (endpoint,)).fetchone()
+        try:
+            state = json.loads(row[0]) if row else None
+        except ValueError:
+            return None  # a damaged row only costs the head start, never the run
+        return state if isinstance(state, dict) else None
+
+    def put_window(self, endpoint: str, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._windows().execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?)",
+                                    (endpoint, json.dumps(state, sort_keys=True), time.time()))
 
     def close(self) -> None:
         with self._lock:
