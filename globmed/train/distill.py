@@ -137,13 +137,33 @@ def trace_question(row: Mapping[str, Any], dataset: str) -> str:
     return "\n\n".join(p for p in (row.get("context"), row["question"], options) if p)
 
 
+def trace_record(inst: Instance, trace: str, question: str, teacher_lang: str, split: str) -> Any:
+    """A kept trace as the long-form record globmed.translate translates: the item as the question (its
+    context), the trace as the answer, both in the teacher's language."""
+    from ..records import LFQARecord
+
+    return LFQARecord(id=inst.id, dataset=inst.dataset, split=split, language=teacher_lang, question=question,
+                      answer=trace, meta={"kind": "distillation-trace"})
+
+
+def trace_translate_settings(settings: DistillSettings, records: Path, work: Path, lang: str) -> Any:
+    """The globmed.translate settings of one target language's trace translation run."""
+    from ..translate.settings import TranslateSettings
+
+    # the translator is its own model, never the teacher by default (the paper: gpt-oss-120B writes, GPT-5 translates)
+    return TranslateSettings(
+        data=records, out=work, languages=lang, backend=settings.translate_backend, model=settings.translate_model,
+        base_url=settings.translate_base_url, api_key_env=settings.translate_api_key_env,
+        temperature=settings.translate_temperature, dictionary=settings.translate_dictionary,
+        max_tokens=settings.max_tokens, concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm,
+        max_retries=settings.max_retries, progress=settings.progress)
+
+
 def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_lang: str, settings: DistillSettings,
                      console: Console) -> tuple[dict[Instance, str], dict[str, Counter]]:
     """Run globmed.translate on the traces, one run per target language (each resumable on its own
     store under OUT/.cache/translate/<lang>). Returns the translated traces and ok/failed counts."""
-    from ..records import LFQARecord
     from ..translate.pipeline import translate
-    from ..translate.settings import TranslateSettings
 
     done: dict[Instance, str] = {}
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -153,16 +173,10 @@ def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_l
         records = work / "traces.jsonl"
         by_key = {(inst.dataset, inst.id): inst for inst, _, _ in items}
         with atomic_path(records) as tmp:
-            tmp.write_text("".join(json.dumps(LFQARecord(
-                id=inst.id, dataset=inst.dataset, split=settings.split, language=teacher_lang, question=question,
-                answer=trace, meta={"kind": "distillation-trace"}).to_json(), ensure_ascii=False) + "\n"
-                for inst, trace, question in items), encoding="utf-8")
-        translate(TranslateSettings(
-            data=records, out=work, languages=lang, backend=settings.translate_backend, model=settings.translate_model,
-            base_url=settings.translate_base_url, api_key_env=settings.translate_api_key_env,
-            temperature=settings.translate_temperature, dictionary=settings.translate_dictionary,
-            max_tokens=settings.max_tokens, concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm,
-            max_retries=settings.max_retries, progress=settings.progress), console)
+            tmp.write_text("".join(json.dumps(trace_record(inst, trace, question, teacher_lang, settings.split).to_json(),
+                                              ensure_ascii=False) + "\n"
+                                   for inst, trace, question in items), encoding="utf-8")
+        translate(trace_translate_settings(settings, records, work, lang), console)
         for path in sorted(work.glob(f"*/{lang}.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)

@@ -61,6 +61,7 @@ class Translator:
 
     # -- prompt values ---------------------------------------------------------------------------
     def values(self, record: Record, lang: str, glossary: list[GlossaryEntry]) -> dict[str, Any]:
+        """The values every stage shares; `render` adds those that depend on the stage's direction."""
         src, tgt = languages.get(record.language), languages.get(lang)
         fields = source_fields(record)
         return {
@@ -69,10 +70,21 @@ class Translator:
             "task_description": TASK_DESCRIPTIONS.get(record.task, "a medical text"),
             "structure_rule": structure_rule(record, fields),
             "field_names": ", ".join(f'"{f}"' for f in fields),
-            "output_format": output_format(fields, tgt.name),
+            "fields": fields,
             "glossary": format_glossary(glossary),
             "source_json": json.dumps(fields, ensure_ascii=False, indent=2),
         }
+
+    def render(self, stage: str, values: dict[str, Any], **extra: Any) -> tuple[dict[str, str], ...]:
+        """The stage's messages. Its answer skeleton names the language the stage answers in (the
+        back-translation answers in the source language, the other stages in the target language)."""
+        frm, out = tpl.DIRECTION[stage]
+        directed = {
+            "input_language": values[f"{frm}_language"], "input_native": values[f"{frm}_native"],
+            "output_language": values[f"{out}_language"], "output_native": values[f"{out}_native"],
+            "output_format": output_format(values["fields"], values[f"{out}_language"]),
+        }
+        return self.templates[stage].render({**values, **directed, **extra})
 
     def job(self, stage: str, attempt: int, pair: Pair, messages: tuple[dict[str, str], ...]) -> Job:
         request = Request(messages=messages, settings=self.generation)
@@ -138,7 +150,7 @@ class Translator:
         if not fields:
             return fail("failed", "the record has no text to translate")
         # Stage 2: draft
-        draft_msgs = self.templates["draft"].render(values)
+        draft_msgs = self.render("draft", values)
         out = await ask("draft", 0, draft_msgs)
         if out.response is None:
             return fail("error", f"draft call failed: {out.error}")
@@ -148,14 +160,14 @@ class Translator:
             stages[-1]["parse_error"] = problem
         draft_text = json.dumps(draft, ensure_ascii=False, indent=2) if draft else (out.response.text or "").strip()
         # Stage 3: review (Expert Agent I)
-        out = await ask("review", 0, self.templates["review"].render({**values, "draft": draft_text}))
+        out = await ask("review", 0, self.render("review", values, draft=draft_text))
         if out.response is None:
             return fail("error", f"review call failed: {out.error}")
         review_text, problems = format_review(out.response.text)
         if problems is not None:
             stages[-1]["parsed"] = problems
         # Stage 4: refine (Expert Agent II), checked, retried with the problems stated
-        messages = self.templates["refine"].render({**values, "draft": draft_text, "review": review_text})
+        messages = self.render("refine", values, draft=draft_text, review=review_text)
         final: dict[str, Any] | None = None
         found: list[str] = []
         for attempt in range(self.settings.max_fix + 1):
@@ -173,7 +185,7 @@ class Translator:
                 break
             if attempt < self.settings.max_fix:
                 self.counts["retried"] += 1
-                fix = self.templates["fix"].render({**values, "problems": "\n".join(f"- {p}" for p in found)})
+                fix = self.render("fix", values, problems="\n".join(f"- {p}" for p in found))
                 messages = messages + ({"role": "assistant", "content": out.response.text or ""},) + fix
         if final is None:
             return fail("failed", f"structure check failed after {self.settings.max_fix + 1} refine attempt(s): "
@@ -182,8 +194,8 @@ class Translator:
         # Stage 5: back-translation -> quality signal
         back_text: str | None = None
         if self.settings.back_translation:
-            out = await ask("backtranslate", 0, self.templates["backtranslate"].render(
-                {**values, "translation_json": json.dumps(texts, ensure_ascii=False, indent=2)}))
+            out = await ask("backtranslate", 0, self.render(
+                "backtranslate", values, translation_json=json.dumps(texts, ensure_ascii=False, indent=2)))
             if out.response is not None:
                 back, _, _ = parse_fields(out.response.text, fields)
                 stages[-1]["parsed"] = back

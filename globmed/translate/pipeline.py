@@ -362,7 +362,7 @@ def dry_run(settings: TranslateSettings, templates: dict[str, tpl.Template], dic
     for pair in plan_pairs(settings, dictionary, None, langs):
         pairs += 1
         values = translator.values(pair.record, pair.language, pair.glossary)
-        draft = sum(len(m["content"].encode("utf-8")) for m in templates["draft"].render(values)) / 3.5
+        draft = sum(len(m["content"].encode("utf-8")) for m in translator.render("draft", values)) / 3.5
         src = len(values["source_json"].encode("utf-8")) / 3.5
         trans = 1.5 * src
         review_out = 300

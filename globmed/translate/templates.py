@@ -18,6 +18,10 @@ from ..errors import GlobmedError
 
 HERE = Path(__file__).parent / "prompts"
 STAGES = ("draft", "review", "refine", "fix", "backtranslate")
+# Each stage's direction: (the language of the text it translates, the language it answers in). The
+# answer skeleton ({{output_format}}) and {{input_language}} / {{output_language}} follow it.
+DIRECTION = {"draft": ("source", "target"), "review": ("source", "target"), "refine": ("source", "target"),
+             "fix": ("source", "target"), "backtranslate": ("target", "source")}
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _SECTION = re.compile(r"^\[(system|user|assistant)\]\s*$")
 
