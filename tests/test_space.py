@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from globmed.space import SAMPLE_RESULTS, SPACE_REPO
 from tests.support.serving import free_port, launch_space as launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-SAMPLE = ROOT / "spaces" / "sample_results"
+SAMPLE = SAMPLE_RESULTS
 MODELS = ["demo-small-1.7B (synthetic)", "demo-general-8B (synthetic)", "demo-medical-8B (synthetic)",
           "demo-instruct-32B (synthetic)", "demo-reasoning-32B (synthetic)", "demo-proprietary (synthetic)"]
 LANGS = ["de", "en", "es", "fr", "ja", "ko", "pt", "zh", "sw", "wo", "yo", "zu"]
@@ -69,12 +69,12 @@ def expected_accuracy(model: str, dataset: str, language: str) -> float:
 def test_space_folder_deploys_as_is():
     import gradio
 
-    text = (ROOT / "spaces" / "README.md").read_text(encoding="utf-8")
+    text = (SPACE_REPO / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(text.split("---", 2)[1])
-    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (ROOT / "spaces" / "app.py").exists()
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (SPACE_REPO / "app.py").exists()
     assert meta["sdk_version"] == gradio.__version__
     assert {"title", "emoji", "colorFrom", "colorTo"} <= set(meta)
-    reqs = [l.strip() for l in (ROOT / "spaces" / "requirements.txt").read_text().splitlines()
+    reqs = [l.strip() for l in (SPACE_REPO / "requirements.txt").read_text().splitlines()
             if l.strip() and not l.startswith("#")]
     assert "globmed @ git+https://github.com/globmed/globmed@v0.1.0" in reqs
     assert all("==" in r for r in reqs if not r.startswith("globmed @")), reqs  # everything pinned

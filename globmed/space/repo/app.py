@@ -1,8 +1,9 @@
-"""The GlobMed Space (Hugging Face Spaces runs `python app.py`; locally: `globmed space`).
+"""The GlobMed Space's entry point (Hugging Face Spaces runs `python app.py`; locally: `globmed space`).
 
+This folder (globmed/space/repo/) is what `globmed-push space` uploads as the Space's repository.
 Results: the GLOBMED_RESULTS variable (comma-separated Hub dataset ids or folders), else the
-synthetic sample in sample_results/. Demo: GLOBMED_DEMO_URL / GLOBMED_DEMO_MODEL /
-GLOBMED_DEMO_BACKEND variables and a GLOBMED_DEMO_API_KEY or HF_TOKEN secret (see
+synthetic sample shipped inside globmed (globmed/space/sample_results). Demo: GLOBMED_DEMO_URL /
+GLOBMED_DEMO_MODEL / GLOBMED_DEMO_BACKEND variables and a GLOBMED_DEMO_API_KEY or HF_TOKEN secret (see
 globmed/space/chat.py). The app itself lives in globmed.space.app.
 """
 
@@ -16,7 +17,7 @@ if (HERE / "vendor" / "globmed").is_dir():  # `globmed-push space --vendor-globm
 from globmed.space import results_refs  # noqa: E402
 from globmed.space.app import build_demo, launch  # noqa: E402
 
-demo = build_demo(results_refs(default=HERE / "sample_results"))
+demo = build_demo(results_refs())
 
 if __name__ == "__main__":
     launch(demo)
