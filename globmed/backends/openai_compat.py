@@ -129,13 +129,7 @@ class OpenAIBackend(Backend):
                     raise http_error(resp.status, _error_message(raw), resp.headers)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
             raise transport_error(exc, self.timeout) from None
-        try:
-            out = json.loads(raw)
-        except ValueError:
-            raise BackendError(f"the server sent a body that is not JSON: {raw[:200]!r}", retryable=True) from None
-        if not isinstance(out, dict):
-            raise BackendError(f"the server sent a JSON {type(out).__name__}, not an object", retryable=True)
-        return out
+        return _json_object(raw)
 
     async def chat(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -154,6 +148,9 @@ class OpenAIBackend(Backend):
             async with session.post(self._url, data=data, timeout=per_read) as resp:
                 if resp.status >= 400:
                     raise http_error(resp.status, _error_message(await _read_capped(resp)), resp.headers)
+                if resp.content_type != "text/event-stream":  # a server that does not stream: the whole answer
+                    yield parse_completion(_json_object(await _read_capped(resp))).text or ""
+                    return
                 size = 0
                 async for line in resp.content:
                     size += len(line)
@@ -205,6 +202,16 @@ async def _read_capped(resp: Any) -> bytes:
             raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        out = json.loads(raw)
+    except ValueError:
+        raise BackendError(f"the server sent a body that is not JSON: {raw[:200]!r}", retryable=True) from None
+    if not isinstance(out, dict):
+        raise BackendError(f"the server sent a JSON {type(out).__name__}, not an object", retryable=True)
+    return out
 
 
 def _event_text(line: bytes) -> str | None:

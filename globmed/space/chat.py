@@ -303,6 +303,8 @@ def explain(exc: BaseException) -> str:
         return TIMEOUT
     if kind == "connection" or names & {"APIConnectionError", "ConnectError", "ConnectionError",
                                         "ConnectionRefusedError", "NetworkError", "RemoteProtocolError",
-                                        "TransportError", "OSError"}:
+                                        "TransportError"}:
+        return UNREACHABLE
+    if "OSError" in names and not opening:  # while setting up, an OSError is a missing file (a local model)
         return UNREACHABLE
     return MISCONFIGURED if opening else BROKEN.format(kind=type(exc).__name__)
