@@ -42,7 +42,8 @@ class SpaceSettings:
     demo_model: str | None = field(default=None, metadata={
         "help": "Demo tab: model name sent to the server, or the Inference Endpoint name (default: $GLOBMED_DEMO_MODEL)"})
     demo_backend: str | None = field(default=None, metadata={
-        "help": "Demo tab: openai | tgi | endpoint (default: $GLOBMED_DEMO_BACKEND, else openai)"})
+        "help": "Demo tab: openai | tgi | endpoint | transformers | anthropic (default: $GLOBMED_DEMO_BACKEND, "
+                "else openai)"})
 
 
 def results_refs(explicit: list[str] | None = None, env: dict[str, str] | None = None,
