@@ -253,7 +253,8 @@ def test_endpoint_backend_resumes_a_scaled_to_zero_endpoint(openai_server, tmp_p
 
 # -- streaming (the Space's chat): every backend's `stream` against real servers ------------------------------
 ANSWER = "Pole sana. Kunywa maji mengi na upumzike."
-ASK = Request(messages=({"role": "system", "content": "Jibu kwa Kiswahili."}, {"role": "user", "content": "Nina homa."}),
+ASK = Request(messages=({"role": "system", "content": "Jibu kwa Kiswahili."},
+                        {"role": "user", "content": "Nina homa."}),
               settings=GenerationSettings(max_tokens=64, temperature=0.7))
 
 
@@ -315,10 +316,13 @@ def test_openai_stream_of_a_server_that_does_not_stream(openai_server):
     server = openai_server()
     server.content("parts", [{"type": "text", "text": "Pole "}, {"type": "text", "text": "sana."}])
     server.content("number", 42)
-    ask = lambda text: Request(messages=({"role": "user", "content": text},), settings=GenerationSettings())  # noqa: E731
-    assert collect(make_backend("openai", "m", base_url=server.base_url), ask("parts")) == ["Pole sana."]
+    def ask(text: str) -> list[str]:
+        request = Request(messages=({"role": "user", "content": text},), settings=GenerationSettings())
+        return collect(make_backend("openai", "m", base_url=server.base_url), request)
+
+    assert ask("parts") == ["Pole sana."]
     with pytest.raises(BackendError, match="not text"):
-        collect(make_backend("openai", "m", base_url=server.base_url), ask("number"))
+        ask("number")
 
 
 def test_endpoint_stream_names_the_model_the_server_serves(openai_server, monkeypatch):

@@ -167,8 +167,9 @@ def test_the_installed_space_serves_its_sample_and_lists_its_files_to_push(wheel
     assert "demo-proprietary (synthetic)" in config  # the shipped sample results, read from the installed wheel
     assert f"GlobMed Space on http://127.0.0.1:{port}" in (tmp_path / "space.log").read_text()
 
-    package = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import globmed.space as s; print(s.SPACE_REPO)"],
-                                  env=env, cwd=cwd, capture_output=True, text=True, check=True).stdout.strip())
+    where = "import globmed.space as s; print(s.SPACE_REPO)"
+    package = Path(subprocess.run([str(venv / "bin" / "python"), "-c", where], env=env, cwd=cwd, capture_output=True,
+                                  text=True, check=True).stdout.strip())
     assert package.is_relative_to(venv) and (package / "app.py").is_file()
     subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(package)], check=True, env=env)
     dry = subprocess.run([str(venv / "bin" / "globmed-push"), "space", "--repo", "globmed-org/space", "--dry-run"],

@@ -400,8 +400,9 @@ def _anthropic_events(message: dict[str, Any]) -> list[str]:
     """The Messages API's stream of a message: start, one text block in word-sized deltas, stop."""
     text = message["content"][0]["text"]
     start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 0}}
-    events: list[dict[str, Any]] = [{"type": "message_start", "message": start},
-                                    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
     events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
                for piece in re.findall(r"\S+\s*|\s+", text)]
     events += [{"type": "content_block_stop", "index": 0},
