@@ -222,12 +222,13 @@ def stream(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]:
             if piece:
                 yield piece
     finally:
-        with contextlib.suppress(Exception):
-            if pieces is not None:
-                loop.run_until_complete(pieces.aclose())
-            if backend is not None and config.backend not in _KEPT:
-                loop.run_until_complete(backend.aclose())
-            loop.run_until_complete(loop.shutdown_default_executor())
+        steps = [pieces.aclose if pieces is not None else None,
+                 backend.aclose if backend is not None and config.backend not in _KEPT else None,
+                 loop.shutdown_default_executor]
+        for step in steps:
+            if step is not None:
+                with contextlib.suppress(Exception):  # each closes what it can; the answer is already out
+                    loop.run_until_complete(step())
         loop.close()
 
 
