@@ -1,4 +1,5 @@
-"""Make the Space's offline sample results (spaces/sample_results/): SYNTHETIC, for demos and tests.
+"""Make the Space's offline sample results (globmed/space/sample_results/, package data): SYNTHETIC, for demos
+and tests.
 
 Runs the real `globmed bench run` (a campaign of six clearly fake models, 2 runs each) on the
 built shipped sample against a loopback scripted OpenAI-compatible server
@@ -9,7 +10,7 @@ leaderboard column, plot and test in the Space has content. Nothing here measure
 
 MedNLI is excluded (its licence forbids redistribution) and so is long-form QA (no accuracy).
 
-    .venv/bin/python dataset_scripts/make_sample_results.py [--out spaces/sample_results]
+    .venv/bin/python dataset_scripts/make_sample_results.py [--out globmed/space/sample_results]
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def campaign(base_url: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "spaces" / "sample_results")
+    parser.add_argument("--out", type=Path, default=ROOT / "globmed" / "space" / "sample_results")
     parser.add_argument("--sources", type=Path, default=ROOT / "globmed" / "sample" / "sources")
     args = parser.parse_args()
     from tests.support.openai_server import OpenAIServer
@@ -160,10 +161,13 @@ def main() -> None:
             results = work / "results"
             # run inside the work folder so the results record "globmed-sample" as their data, not a temp path
             (work / "globmed-sample").symlink_to(built, target_is_directory=True)
-            subprocess.run([*globmed, "bench", "run", "--models", "campaign.yaml", "--data", "globmed-sample",
-                            "--out", "results", "--datasets", ",".join(DATASETS), "--runs", str(RUNS),
-                            "--seed", str(SEED), "--concurrency", "16", "--max-retries", "0", "--no-progress"],
-                           check=True, env=env, cwd=work)
+            bench = subprocess.run([*globmed, "bench", "run", "--models", "campaign.yaml", "--data", "globmed-sample",
+                                    "--out", "results", "--datasets", ",".join(DATASETS), "--runs", str(RUNS),
+                                    "--seed", str(SEED), "--concurrency", "16", "--max-retries", "0", "--no-progress"],
+                                   env=env, cwd=work)
+            # exit status 3: finished, with failed requests recorded as errors (the two scripted 400s, as meant)
+            if bench.returncode != 3:
+                raise SystemExit(f"globmed bench run exited with {bench.returncode}, not 3 (the scripted errors)")
         _note_synthetic(results)
         if args.out.exists():
             shutil.rmtree(args.out)

@@ -281,7 +281,7 @@ def train_card(
     model_dir: Path = typer.Argument(..., help="a `globmed train sft` output folder (or its merged/ model)"),
     results: Optional[Path] = typer.Option(None, help="a `globmed bench run` results folder of this model"),
     results_model: Optional[str] = typer.Option(None, help="the model's name in RESULTS (when it holds several)"),
-    template: Optional[Path] = typer.Option(None, help="card template (default: model_cards/globmed-llm.md)"),
+    template: Optional[Path] = typer.Option(None, help="card template (default: the shipped one)"),
     name: Optional[str] = typer.Option(None, help="model name in the card"),
 ) -> None:
     """(Re)write a trained model's card, e.g. with GlobMed-Bench results in its model-index."""

@@ -249,3 +249,135 @@ def test_endpoint_backend_resumes_a_scaled_to_zero_endpoint(openai_server, tmp_p
     assert [(r["method"], r["path"]) for r in chat.requests] == [
         ("GET", "/health"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
     assert chat.requests[-1]["json"]["max_tokens"] == 8 and chat.requests[-1]["json"]["model"] == "scripted"
+
+
+# -- streaming (the Space's chat): every backend's `stream` against real servers ------------------------------
+ANSWER = "Pole sana. Kunywa maji mengi na upumzike."
+ASK = Request(messages=({"role": "system", "content": "Jibu kwa Kiswahili."},
+                        {"role": "user", "content": "Nina homa."}),
+              settings=GenerationSettings(max_tokens=64, temperature=0.7))
+
+
+def collect(backend: Any, request: Request = ASK) -> list[str]:
+    async def go(b: Any) -> list[str]:
+        return [piece async for piece in b.stream(request)]
+
+    return run_async(backend, go)
+
+
+def streaming_backend(kind: str, server: Any, monkeypatch: Any, **options: Any) -> Any:
+    if kind == "tgi":  # HF_HUB_OFFLINE also stops huggingface_hub's client from reaching 127.0.0.1
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    if kind == "anthropic":
+        monkeypatch.setenv("GLOBMED_TEST_ANTHROPIC_KEY", "sk-ant-test-stream")
+        options.setdefault("api_key_env", "GLOBMED_TEST_ANTHROPIC_KEY")
+    url = server.base_url if kind == "openai" else server.url
+    return make_backend(kind, "scripted", base_url=url, **options)
+
+
+@pytest.mark.parametrize("kind", ["openai", "tgi", "anthropic"])
+def test_stream_gives_the_answer_in_pieces_that_chat_gives_whole(kind, openai_server, monkeypatch):
+    server = openai_server(responder=lambda messages, body: ANSWER)
+    pieces = collect(streaming_backend(kind, server, monkeypatch))
+    whole = run_async(streaming_backend(kind, server, monkeypatch), lambda b: b.chat(ASK)).text
+    assert "".join(pieces) == whole == ANSWER
+    assert len(pieces) == len(ANSWER.split())  # one event per word from the server: really streamed
+    streamed, plain = (r["json"] for r in server.chat_requests())
+    assert streamed["stream"] is True and not plain.get("stream")
+    same = lambda body: {k: v for k, v in body.items() if k != "stream"}  # noqa: E731
+    assert same(streamed) == same(plain)  # the same request otherwise
+    assert streamed["temperature"] == 0.7 and streamed["max_tokens"] == 64
+
+
+@pytest.mark.parametrize("kind", ["openai", "tgi", "anthropic"])
+def test_stream_failures_are_backend_errors_with_their_cause(kind, openai_server, monkeypatch):
+    from globmed.backends import BackendError
+
+    server = openai_server()
+    server.fail("", 503, times=1)
+    with pytest.raises(BackendError) as failed:
+        collect(streaming_backend(kind, server, monkeypatch))
+    assert failed.value.status == 503 and failed.value.retryable
+    server.slow("", 3.0)
+    with pytest.raises(BackendError) as slow:
+        collect(streaming_backend(kind, server, monkeypatch, timeout=0.5))
+    assert slow.value.kind == "timeout" and slow.value.status is None
+    server.stop()  # nothing listens there any more
+    with pytest.raises(BackendError) as down:
+        collect(streaming_backend(kind, server, monkeypatch))
+    assert down.value.kind == "connection" and down.value.status is None
+
+
+def test_openai_stream_of_a_server_that_does_not_stream(openai_server):
+    """A server that ignores `stream` and sends one JSON completion: its whole answer, as one piece; content
+    that is not text is refused as in chat()."""
+    from globmed.backends import BackendError
+
+    server = openai_server()
+    server.content("parts", [{"type": "text", "text": "Pole "}, {"type": "text", "text": "sana."}])
+    server.content("number", 42)
+    def ask(text: str) -> list[str]:
+        request = Request(messages=({"role": "user", "content": text},), settings=GenerationSettings())
+        return collect(make_backend("openai", "m", base_url=server.base_url), request)
+
+    assert ask("parts") == ["Pole sana."]
+    with pytest.raises(BackendError, match="not text"):
+        ask("number")
+
+
+def test_endpoint_stream_names_the_model_the_server_serves(openai_server, monkeypatch):
+    """A vLLM-like server answers 404 for any model name but the one it serves: the endpoint backend reads it
+    from /v1/models and streams with it (the Space's chat used to send "dummy")."""
+    server = openai_server(responder=lambda messages, body: ANSWER, model="globmed-org/served", strict_model=True)
+    monkeypatch.setenv("HF_TOKEN", "hf_NotForThisHost0123456789abcdefghij")
+    backend = make_backend("endpoint", "my-endpoint", base_url=server.base_url)
+    assert backend.served_model == "globmed-org/served"
+    assert "".join(collect(backend)) == ANSWER
+    models, chat = server.requests
+    assert models["path"] == "/v1/models" and chat["json"]["model"] == "globmed-org/served" and chat["status"] == 200
+    # a loopback URL is not Hugging Face: the machine's token goes to neither request
+    assert {r["headers"]["authorization"] for r in (models, chat)} == {"Bearer EMPTY"}
+
+
+@pytest.mark.slow
+def test_transformers_stream_is_the_answer_chat_gives(tiny_model):
+    """Sampled with a seed, the streamed pieces join to exactly the text chat() generates; a stop string ends
+    the stream before it, as it ends chat()'s text."""
+    backend = make_backend("transformers", str(tiny_model), device="cpu", batch_size=1)
+    backend.lm.generation_config.top_k = 0
+
+    def ask(**settings: Any) -> Request:
+        return Request(messages=({"role": "user", "content": "What treats scurvy?"},),
+                       settings=GenerationSettings(max_tokens=16, temperature=1.0, seed=5, **settings))
+
+    async def go(b: Any) -> tuple[str, list[str], str, str, list[str]]:
+        whole = (await b.chat(ask())).text
+        pieces = [p async for p in b.stream(ask())]
+        stop = next(w for w in whole.split()[1:] if len(w) > 1)  # a word after the first
+        cut = (await b.chat(ask(stop=(stop,)))).text
+        return whole, pieces, stop, cut, [p async for p in b.stream(ask(stop=(stop,)))]
+
+    whole, pieces, stop, cut, cut_pieces = run_async(backend, go)
+    assert whole.strip() and len(pieces) >= 2 and "".join(pieces) == whole
+    assert "".join(cut_pieces) == cut == whole[: whole.index(stop)]
+
+
+@pytest.mark.slow
+def test_tgi_stream_against_transformers_serve(served, tiny_model, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    backend = make_backend("tgi", str(tiny_model), base_url=served)
+    request = Request(messages=({"role": "user", "content": "What treats scurvy?"},),
+                      settings=GenerationSettings(max_tokens=8, temperature=1.0, seed=3, extra_body=SAMPLING))
+    pieces = collect(backend, request)
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+
+
+@pytest.mark.parametrize("kind, secret", [("openai", "api_key"), ("anthropic", "api_key"), ("endpoint", "token")])
+def test_settings_cannot_hand_a_backend_a_key_itself(kind, secret):
+    """Settings and campaigns name the variable that holds a key (api_key_env); a key itself is refused, so
+    none is ever written into a settings file, a campaign or the results."""
+    from globmed.errors import GlobmedError
+
+    with pytest.raises(GlobmedError, match=f"does not take option\\(s\\) {secret}") as refused:
+        make_backend(kind, "m", base_url="http://127.0.0.1:9/v1", **{secret: "sk-secret-value"})
+    assert "sk-secret-value" not in str(refused.value)

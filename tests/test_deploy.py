@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from globmed.deploy import TGI_IMAGE, VLLM_IMAGE
-from tests.conftest import ROOT, gold_responder, run_cli
+from globmed.space import SAMPLE_RESULTS, SPACE_REPO
+from tests.conftest import gold_responder, run_cli
 from tests.support.hub_server import HubServer, client_env
 
 IE = "/inference-endpoints/v2/endpoint"
@@ -216,11 +217,11 @@ def test_push_space_one_commit_with_the_results_variable(hub):
     assert space["sdk"] == "gradio" and space["private"]
     assert len(space["commits"]) == 2  # the Hub's initial commit + ONE upload
     files = space["commits"][space["refs"]["main"]]["files"]
-    assert {"README.md", "app.py", "requirements.txt", "sample_results/results/train-00000-of-00001.parquet",
-            "sample_results/globmed.json"} <= set(files)
-    assert not any("__pycache__" in f or f.startswith(("vendor/", "wheels/")) for f in files)
+    # the package's own Space folder, as shipped; its globmed brings the sample results
+    assert {"README.md", "app.py", "requirements.txt"} <= set(files)
+    assert not any("__pycache__" in f or f.startswith(("vendor/", "wheels/", "sample_results/")) for f in files)
     assert space["variables"]["GLOBMED_RESULTS"]["value"] == "globmed-org/results-a,globmed-org/results-b"
-    assert _file(server, repo, "README.md") == (ROOT / "spaces" / "README.md").read_bytes()
+    assert _file(server, repo, "README.md") == (SPACE_REPO / "README.md").read_bytes()
     assert "GLOBMED_RESULTS = globmed-org/results-a,globmed-org/results-b" in res.output
     commits = [r for r in server.requests if r["path"] == f"/api/spaces/{repo}/commit/main"]
     assert len(commits) == 1
@@ -242,7 +243,7 @@ def test_push_space_one_commit_with_the_results_variable(hub):
 
 def test_push_space_rejects_local_results_paths(hub, tmp_path):
     server, env = hub
-    res = run_cli(["space", "--repo", "globmed-org/s", "--results", str(ROOT / "spaces" / "sample_results")], env,
+    res = run_cli(["space", "--repo", "globmed-org/s", "--results", str(SAMPLE_RESULTS)], env,
                   exe="globmed-push")
     assert res.returncode == 2 and "Hub dataset ids" in res.output
     assert ("space", "globmed-org/s") not in server.repos
@@ -268,7 +269,7 @@ def test_space_reads_results_from_the_hub(hub):
     """A results dataset pushed with `globmed-push results` is read by id: the results config at start,
     the details configs (for the statistics) on first use."""
     server, env = hub
-    res = run_cli(["results", ROOT / "spaces" / "sample_results", "--repo", "globmed-org/sample-results"], env,
+    res = run_cli(["results", SAMPLE_RESULTS, "--repo", "globmed-org/sample-results"], env,
                   exe="globmed-push")
     assert res.returncode == 0, str(res)
     code = ("from globmed.space.data import Results, Filters\n"

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from globmed.space import SPACE_REPO
 from tests.support.hub_server import HubServer, client_env
 from tests.test_push import REPO, SECRET, built, commit_posts, hub, make_tree, push  # noqa: F401 (fixtures)
 
@@ -116,7 +117,7 @@ def test_a_space_with_results_nested_deeper_is_refused(results_nli, hub, tmp_pat
     app = tmp_path / "space"
     app.mkdir()
     for name in ("README.md", "app.py", "requirements.txt"):
-        shutil.copy(ROOT / "spaces" / name, app / name)
+        shutil.copy(SPACE_REPO / name, app / name)
     copy(results_nli, app / "data" / "extra" / "results_nli")
     env = client_env(hub.url, tmp_path / "hf_home", SECRET)
     env.update(COLUMNS="400", NO_COLOR="1", TERM="dumb")

@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from globmed.space import SAMPLE_RESULTS, SPACE_REPO
 from tests.support.serving import free_port, launch_space as launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-SAMPLE = ROOT / "spaces" / "sample_results"
+SAMPLE = SAMPLE_RESULTS
 MODELS = ["demo-small-1.7B (synthetic)", "demo-general-8B (synthetic)", "demo-medical-8B (synthetic)",
           "demo-instruct-32B (synthetic)", "demo-reasoning-32B (synthetic)", "demo-proprietary (synthetic)"]
 LANGS = ["de", "en", "es", "fr", "ja", "ko", "pt", "zh", "sw", "wo", "yo", "zu"]
@@ -69,12 +69,12 @@ def expected_accuracy(model: str, dataset: str, language: str) -> float:
 def test_space_folder_deploys_as_is():
     import gradio
 
-    text = (ROOT / "spaces" / "README.md").read_text(encoding="utf-8")
+    text = (SPACE_REPO / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(text.split("---", 2)[1])
-    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (ROOT / "spaces" / "app.py").exists()
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (SPACE_REPO / "app.py").exists()
     assert meta["sdk_version"] == gradio.__version__
     assert {"title", "emoji", "colorFrom", "colorTo"} <= set(meta)
-    reqs = [l.strip() for l in (ROOT / "spaces" / "requirements.txt").read_text().splitlines()
+    reqs = [l.strip() for l in (SPACE_REPO / "requirements.txt").read_text().splitlines()
             if l.strip() and not l.startswith("#")]
     assert "globmed @ git+https://github.com/globmed/globmed@v0.1.0" in reqs
     assert all("==" in r for r in reqs if not r.startswith("globmed @")), reqs  # everything pinned
@@ -298,6 +298,24 @@ def test_demo_input_bounded_and_unconfigured(space, openai_server):
     assert chat(client, "Hello", "en") == [chatlib.NOT_CONFIGURED]
 
 
+def test_demo_anthropic_backend_and_settings_that_cannot_work(openai_server, tmp_path, monkeypatch):
+    """The chat's other backends go through globmed.backends too: Anthropic's Messages API streams with the
+    demo's key; a backend that cannot be set up (no key, no such local model) gets one message for the owner."""
+    from globmed.space import chat as chatlib
+
+    server = openai_server(responder=lambda m, b: "Hola, ¿en qué puedo ayudarle?")
+    config = chatlib.ChatConfig(backend="anthropic", url=server.url, model="claude-x", api_key="sk-ant-demo-key")
+    outputs = list(chatlib.reply(config, "Hola", [], "es"))
+    assert outputs[-1] == "Hola, ¿en qué puedo ayudarle?" and len(outputs) > 2  # streamed
+    [sent] = server.chat_requests()
+    assert sent["path"] == "/v1/messages" and sent["json"]["stream"] is True and sent["json"]["system"]
+    assert "sk-ant-demo-key" in str(sent["headers"])
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    for config in (chatlib.ChatConfig(backend="anthropic", model="claude-x"),
+                   chatlib.ChatConfig(backend="transformers", model=str(tmp_path / "no-such-model"))):
+        assert config.configured and list(chatlib.reply(config, "Hola", [], "es")) == [chatlib.MISCONFIGURED]
+
+
 def test_no_secret_or_setting_is_rendered(tmp_path):
     """The page config (every component's props) holds none of the demo's settings or secrets."""
     from globmed.space.chat import ChatConfig
@@ -332,7 +350,8 @@ def test_chat_config_from_env_keeps_hf_token_to_hf_hosts():
 
 def test_demo_endpoint_backend_asleep_paused_running(tmp_path, openai_server, monkeypatch):
     """GLOBMED_DEMO_BACKEND=endpoint: the endpoint is looked up by name on the (loopback) Hub; asleep,
-    paused and running endpoints give the asleep message, the paused message, and the answer."""
+    paused and running endpoints give the asleep message, the paused message, and the answer. A running
+    vLLM-like endpoint (404 for any model name but the one it serves) is asked with its served name."""
     import huggingface_hub.constants
 
     from globmed.space import chat as chatlib
@@ -340,6 +359,7 @@ def test_demo_endpoint_backend_asleep_paused_running(tmp_path, openai_server, mo
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     asleep, awake = openai_server(), openai_server(responder=lambda m, b: "Hallo, ich bin wach.")
+    vllm = openai_server(responder=lambda m, b: "Hallo von vLLM.", model="o/m-served", strict_model=True)
     asleep.fail("", 503, times=None)
     with HubServer(tmp_path / "hub") as hub:
         monkeypatch.setattr(huggingface_hub.constants, "INFERENCE_ENDPOINTS_ENDPOINT", inference_endpoints_url(hub.url))
@@ -364,6 +384,11 @@ def test_demo_endpoint_backend_asleep_paused_running(tmp_path, openai_server, mo
         assert list(chatlib.reply(config, "Hallo", [], "de")) == [chatlib.WAKING]
         state("running", awake.url)
         assert list(chatlib.reply(config, "Hallo", [], "de"))[-1] == "Hallo, ich bin wach."
+        state("running", vllm.url)
+        assert list(chatlib.reply(config, "Hallo", [], "de"))[-1] == "Hallo von vLLM."
+        [sent] = vllm.chat_requests()
+        assert sent["json"]["model"] == "o/m-served" and sent["json"]["stream"] is True
+        assert hub.token not in str([r["headers"] for r in vllm.requests])  # a loopback URL is not Hugging Face
         missing = chatlib.ChatConfig(backend="endpoint", model="tester/nope", hf_token=hub.token)
         assert list(chatlib.reply(missing, "Hallo", [], "de")) == [chatlib.NOT_FOUND]
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT
+from globmed.space import SAMPLE_RESULTS
 from tests.support.serving import launch_space as launch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync", "--disable-quic"]
-SAMPLE = ROOT / "spaces" / "sample_results"
+SAMPLE = SAMPLE_RESULTS
 MODELS = ["demo-small-1.7B (synthetic)", "demo-general-8B (synthetic)", "demo-medical-8B (synthetic)",
           "demo-instruct-32B (synthetic)", "demo-reasoning-32B (synthetic)", "demo-proprietary (synthetic)"]
 SCRIPT_NAME = "<script>window.__xss=1</script>evil-A"

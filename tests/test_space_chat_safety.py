@@ -32,23 +32,29 @@ TOKEN = "hf_DemoChatToken0123456789abcdefghij"
     ("not a url", False),
 ])
 @pytest.mark.parametrize("backend", ["openai", "tgi", "endpoint"])
-def test_the_hf_token_goes_only_to_hugging_face_over_https(url, allowed, backend):
+def test_the_hf_token_goes_only_to_hugging_face_over_https(url, allowed, backend, monkeypatch):
+    from globmed.endpoints import ENDPOINTS_URL_ENV, token_allowed
+
     config = ChatConfig.from_env({"HF_TOKEN": TOKEN, "GLOBMED_DEMO_BACKEND": backend})
     assert config.token_for(url) == (TOKEN if allowed else None)
+    monkeypatch.delenv(ENDPOINTS_URL_ENV, raising=False)
+    assert token_allowed(url) == allowed  # the rule the endpoint backend applies to the URL it looks up
 
 
-@pytest.mark.parametrize("backend", ["openai", "tgi"])
+@pytest.mark.parametrize("backend", ["openai", "tgi", "endpoint"])
 def test_no_token_reaches_a_third_party_server(backend, monkeypatch):
     """Against a real server: neither the demo's HF token nor the machine's HF_TOKEN (which huggingface_hub
-    would send by default) reaches a server that is not Hugging Face."""
+    would send by default) reaches a server that is not Hugging Face, whatever the backend (the endpoint
+    backend's request for the served model name included)."""
     monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # it would also stop huggingface_hub reaching 127.0.0.1
     with OpenAIServer(responder=lambda m, b: "Pole sana.") as server:
         url = server.base_url if backend == "openai" else server.url
         config = ChatConfig(url=url, model="scripted", backend=backend, hf_token=TOKEN)
         answer = list(chatlib.reply(config, "Nina homa.", [], "sw"))[-1]
         assert "Pole sana" in answer
-        [request] = server.chat_requests()
-    assert TOKEN not in str(request["headers"])
+        assert len(server.chat_requests()) == 1
+    assert server.requests and all(TOKEN not in str(request["headers"]) for request in server.requests)
 
 
 def test_the_bench_tgi_backend_sends_no_machine_token_to_a_third_party(monkeypatch):

@@ -1,14 +1,16 @@
-"""Anthropic's Messages API (Claude models), through the official SDK."""
+"""Anthropic's Messages API (Claude models), through the official SDK (`stream`: its message stream)."""
 
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 from ..urls import public_url
-from .base import DEFAULT_TIMEOUT, Backend, BackendError, Request, Response, check_size, http_error, split_system
+from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, check_size,
+                   http_error, split_system, too_large, transport_error)
 
 
 @dataclass
@@ -17,11 +19,12 @@ class AnthropicBackend(Backend):
     api_key_env: str = "ANTHROPIC_API_KEY"
     timeout: float = DEFAULT_TIMEOUT
     thinking_budget: int | None = None  # extended thinking tokens; None: off
+    api_key: str | None = field(default=None, repr=False, metadata={"secret": True})  # the key itself (see __init__)
     _client: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.kind = "anthropic"
-        key = os.environ.get(self.api_key_env)
+        key = self.api_key or os.environ.get(self.api_key_env)
         if not key:
             raise BackendError(f"set {self.api_key_env} (or name another variable with --api-key-env)")
         from anthropic import AsyncAnthropic
@@ -53,23 +56,38 @@ class AnthropicBackend(Backend):
             kwargs["stop_sequences"] = list(s.stop)
         return kwargs
 
-    async def chat(self, request: Request) -> Response:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         import anthropic
 
-        kwargs = self._kwargs(request)
-        start = time.perf_counter()
         try:
-            out = await self._client.messages.create(**kwargs)
+            yield
         except anthropic.APIStatusError as exc:
             raise http_error(exc.status_code, str(exc.message), exc.response.headers) from None
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as exc:
-            raise BackendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+            raise transport_error(exc, self.timeout) from None
+
+    async def chat(self, request: Request) -> Response:
+        kwargs = self._kwargs(request)
+        start = time.perf_counter()
+        with self._errors():
+            out = await self._client.messages.create(**kwargs)
         text = "".join(b.text for b in out.content if getattr(b, "type", "") == "text")
         thinking = "".join(getattr(b, "thinking", "") for b in out.content if getattr(b, "type", "") == "thinking")
         check_size(text + thinking)
         return Response(text=text, finish_reason=out.stop_reason, tokens_in=out.usage.input_tokens,
                         tokens_out=out.usage.output_tokens, latency=time.perf_counter() - start, model=out.model,
                         reasoning=thinking or None)
+
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        size = 0
+        with self._errors():
+            async with self._client.messages.stream(**self._kwargs(request)) as events:
+                async for piece in events.text_stream:  # the answer's text; thinking is not shown
+                    size += len(piece.encode("utf-8"))
+                    if size > MAX_RESPONSE_BYTES:
+                        raise too_large()
+                    yield piece
 
     async def aclose(self) -> None:
         await self._client.close()

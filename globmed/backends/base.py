@@ -1,9 +1,10 @@
 """The one protocol every backend implements: chat messages in, a response out.
 
 A backend may also score continuations (`loglik`): the log-probability of each candidate next
-answer (e.g. option letters) after the prompt. Backends raise BackendError with `retryable` set
-only for failures worth retrying (408/429/5xx, timeouts, connection errors); the runner does the
-retrying, so SDK-level retries are switched off.
+answer (e.g. option letters) after the prompt, and stream an answer piece by piece as it is written
+(`stream`: the Space's chat). Backends raise BackendError with `retryable` set only for failures worth
+retrying (408/429/5xx, timeouts, connection errors) and `kind` saying which ("timeout", "connection");
+the runner does the retrying, so SDK-level retries are switched off.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 # Seconds one attempt may take, body included (a server that trickles its answer is cut off here), for
@@ -136,10 +137,21 @@ def check_size(text: str | None) -> None:
 
 
 class BackendError(Exception):
+    """`status`: the HTTP status, when the server answered; `kind`: "timeout" (no complete answer in time) or
+    "connection" (refused, reset, unreachable) when it did not."""
+
     def __init__(self, message: str, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, kind: str | None = None):
         super().__init__(message)
-        self.status, self.retryable, self.retry_after = status, retryable, retry_after
+        self.status, self.retryable, self.retry_after, self.kind = status, retryable, retry_after, kind
+
+
+def transport_error(exc: BaseException, timeout: float | None = None) -> BackendError:
+    """A retryable BackendError for a request that got no (complete) answer: a timeout or a connection failure."""
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        within = f" within {timeout:g} s (--timeout)" if timeout else ""
+        return BackendError(f"TimeoutError: no complete answer{within}", retryable=True, kind="timeout")
+    return BackendError(f"{type(exc).__name__}: {exc}", retryable=True, kind="connection")
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -187,6 +199,13 @@ class Backend(ABC):
 
     @abstractmethod
     async def chat(self, request: Request) -> Response: ...
+
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        """The answer's text in pieces, as the model writes it (the Space's chat). Backends whose API streams
+        override it; this default yields the whole answer at once."""
+        response = await self.chat(request)
+        if response.text:
+            yield response.text
 
     async def loglik(self, request: Request) -> Response:
         raise BackendError(f"the {self.kind} backend cannot score continuations; use --mode generate")

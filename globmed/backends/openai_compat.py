@@ -5,6 +5,7 @@ Requests go straight over aiohttp: the route is one JSON POST, and the openai SD
 transforms, httpx, pydantic response models) cost ~1.2 ms of CPU per call against ~0.35 ms here. On a
 2-core machine that is the difference between ~84% and ~96% of a 320 req/s server's capacity
 (benchmarks/bench_endpoint.py). The SDK client is still available (`sdk`) for the Batch API.
+`stream` reads the same route's server-sent events (`"stream": true`) for the Space's chat.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 from ..urls import public_url
 from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, choice_scores,
-                   http_error, text_content, too_large)
+                   http_error, text_content, too_large, transport_error)
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -57,6 +58,7 @@ class OpenAIBackend(Backend):
     timeout: float = DEFAULT_TIMEOUT
     revision: str | None = None
     top_logprobs: int = 20
+    api_key: str | None = field(default=None, repr=False, metadata={"secret": True})  # the key itself (see __init__)
     _session: Any = field(init=False, default=None, repr=False)
     _sdk: Any = field(init=False, default=None, repr=False)
 
@@ -65,13 +67,13 @@ class OpenAIBackend(Backend):
         self.supports_loglik = True  # via next-token top_logprobs, where the server returns them
         # Never send OPENAI_API_KEY to some other server unless the user names it for that server.
         env = self.api_key_env or (None if self.base_url else "OPENAI_API_KEY")
-        self._key = os.environ.get(env) if env else "EMPTY"  # self-hosted servers accept any key
+        self._key = self.api_key or (os.environ.get(env) if env else "EMPTY")  # self-hosted servers accept any key
         if not self._key:
             raise BackendError(f"set {env} (or name another variable with --api-key-env)")
         self._url = (self.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
         # user:password@ in the URL is sent as HTTP Basic auth (it cannot go with a Bearer key in one header)
         self._basic_auth = "@" in urlsplit(self._url).netloc
-        if self._basic_auth and self.api_key_env:
+        if self._basic_auth and (self.api_key_env or self.api_key):
             raise BackendError("give the server's credentials either in --base-url (user:password@) or with "
                                "--api-key-env, not both")
         importlib.import_module("aiohttp")  # ~0.13 s: paid while setting up, not on the first request
@@ -103,7 +105,7 @@ class OpenAIBackend(Backend):
             body["chat_template_kwargs"] = dict(s.chat_template_kwargs)
         return body
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _client(self) -> Any:
         import aiohttp
 
         if self._session is None:  # created in the running loop; our window bounds concurrency, not aiohttp
@@ -113,28 +115,56 @@ class OpenAIBackend(Backend):
                 headers={"Content-Type": "application/json",
                          **({} if self._basic_auth else {"Authorization": f"Bearer {self._key}"})},
                 trust_env=True)
+        return self._session
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        import aiohttp
+
+        session = self._client()
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
-            async with self._session.post(self._url, data=data) as resp:
+            async with session.post(self._url, data=data) as resp:
                 raw = await _read_capped(resp)
                 if resp.status >= 400:
                     raise http_error(resp.status, _error_message(raw), resp.headers)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
-            kind = "TimeoutError: no complete answer" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
-            detail = f" within {self.timeout:g} s (--timeout)" if isinstance(exc, asyncio.TimeoutError) else f": {exc}"
-            raise BackendError(f"{kind}{detail}", retryable=True) from None
-        try:
-            out = json.loads(raw)
-        except ValueError:
-            raise BackendError(f"the server sent a body that is not JSON: {raw[:200]!r}", retryable=True) from None
-        if not isinstance(out, dict):
-            raise BackendError(f"the server sent a JSON {type(out).__name__}, not an object", retryable=True)
-        return out
+            raise transport_error(exc, self.timeout) from None
+        return _json_object(raw)
 
     async def chat(self, request: Request) -> Response:
         start = time.perf_counter()
         out = await self._post(self.body(request))
         return parse_completion(out, time.perf_counter() - start)
+
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        """The answer's text from the route's server-sent events. `timeout` bounds the wait for each read
+        (an answer may stream for longer than that in all); the events together are capped like a reply."""
+        import aiohttp
+
+        session = self._client()
+        data = json.dumps({**self.body(request), "stream": True}, ensure_ascii=False).encode("utf-8")
+        per_read = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout)
+        try:
+            async with session.post(self._url, data=data, timeout=per_read) as resp:
+                if resp.status >= 400:
+                    raise http_error(resp.status, _error_message(await _read_capped(resp)), resp.headers)
+                if resp.content_type != "text/event-stream":  # a server that does not stream: the whole answer
+                    yield parse_completion(_json_object(await _read_capped(resp))).text or ""
+                    return
+                size = 0
+                async for line in resp.content:
+                    size += len(line)
+                    if size > MAX_RESPONSE_BYTES:
+                        raise too_large()
+                    piece = _event_text(line)
+                    if piece is None:
+                        return
+                    if piece:
+                        yield piece
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
+            raise transport_error(exc, self.timeout) from None
+        except ValueError as exc:  # a line longer than aiohttp's buffer
+            raise BackendError(f"the server sent a malformed event stream ({exc})") from None
 
     async def loglik(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -172,6 +202,40 @@ async def _read_capped(resp: Any) -> bytes:
             raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        out = json.loads(raw)
+    except ValueError:
+        raise BackendError(f"the server sent a body that is not JSON: {raw[:200]!r}", retryable=True) from None
+    if not isinstance(out, dict):
+        raise BackendError(f"the server sent a JSON {type(out).__name__}, not an object", retryable=True)
+    return out
+
+
+def _event_text(line: bytes) -> str | None:
+    """The text a server-sent event line adds ("" for none: comments, role-only deltas, usage); None at
+    `data: [DONE]`. An error event raises BackendError."""
+    line = line.strip()
+    if not line.startswith(b"data:"):
+        return ""
+    data = line[5:].strip()
+    if data == b"[DONE]":
+        return None
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise BackendError(f"the server sent a stream event that is not JSON: {data[:200]!r}") from None
+    if not isinstance(event, dict):
+        raise BackendError(f"the server sent a stream event that is a JSON {type(event).__name__}, not an object")
+    if event.get("error"):
+        error = event["error"]
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise BackendError(f"the server reported an error mid-stream: {str(message)[:300]}")
+    choices = event.get("choices") or []
+    delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
+    return (text_content(delta.get("content")) or "") if isinstance(delta, dict) else ""
 
 
 def _error_message(raw: bytes) -> str:

@@ -4,16 +4,17 @@ Inference Endpoints (vLLM or TGI) are the `endpoint` backend (endpoint.py)."""
 from __future__ import annotations
 
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 
-from ..errors import GlobmedError
 from ..urls import hf_token_allowed, public_url
-from .base import (DEFAULT_TIMEOUT, Backend, BackendError, Request, Response, check_size, choice_scores, http_error,
-                   text_content)
-
+from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, check_size,
+                   choice_scores, http_error, text_content, too_large, transport_error)
 
 NO_TOKEN = "EMPTY"  # what self-hosted servers get instead of a token (they accept any)
+# The HTTP library's failures to get an answer (httpx's TransportError: connect/read errors and timeouts)
+_TRANSPORT = {"TransportError", "TimeoutException", "InferenceTimeoutError"}
 
 
 @dataclass
@@ -21,6 +22,7 @@ class TGIBackend(Backend):
     base_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     revision: str | None = None
+    api_key: str | None = field(default=None, repr=False, metadata={"secret": True})  # the key itself (see __init__)
     _client: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -35,7 +37,9 @@ class TGIBackend(Backend):
 
         # The machine's HF token goes only over https to Hugging Face hosts and Inference Endpoints. With
         # token=None (or "") huggingface_hub sends it to ANY URL, so elsewhere a placeholder goes instead.
-        return AsyncInferenceClient(base_url=url, timeout=self.timeout, token=None if hf_token_allowed(url) else NO_TOKEN)
+        # A key given to this backend is the caller's, for this URL.
+        token = self.api_key or (None if hf_token_allowed(url) else NO_TOKEN)
+        return AsyncInferenceClient(base_url=url, timeout=self.timeout, token=token)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "base_url": public_url(self.base_url), "revision": self.revision}
@@ -61,17 +65,39 @@ class TGIBackend(Backend):
             kwargs["extra_body"] = extra
         return kwargs
 
-    async def _call(self, **kwargs: Any) -> Any:
-        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        """The client's failures as BackendErrors: HTTP statuses, and transport failures (its HTTP library's
+        are matched by name: huggingface_hub vendors it under another module name)."""
+        from huggingface_hub.errors import HfHubHTTPError
 
         try:
-            return await self._client.chat_completion(**kwargs)
+            yield
         except HfHubHTTPError as exc:
             resp = exc.response
             raise http_error(resp.status_code if resp is not None else None, str(exc),
                              resp.headers if resp is not None else None) from None
-        except (InferenceTimeoutError, TimeoutError, ConnectionError, OSError) as exc:
-            raise BackendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+        except Exception as exc:
+            if isinstance(exc, (TimeoutError, ConnectionError, OSError)) or _TRANSPORT & {
+                    c.__name__ for c in type(exc).__mro__}:
+                raise transport_error(exc, self.timeout) from None
+            raise
+
+    async def _call(self, **kwargs: Any) -> Any:
+        async with self._errors():
+            return await self._client.chat_completion(**kwargs)
+
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        size = 0
+        async with self._errors():
+            async for chunk in await self._client.chat_completion(**self._kwargs(request), stream=True):
+                delta = chunk.choices[0].delta if chunk.choices else None
+                piece = text_content(getattr(delta, "content", None)) or ""
+                size += len(piece.encode("utf-8"))
+                if size > MAX_RESPONSE_BYTES:
+                    raise too_large()
+                if piece:
+                    yield piece
 
     async def chat(self, request: Request) -> Response:
         start = time.perf_counter()

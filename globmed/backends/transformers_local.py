@@ -5,6 +5,9 @@ waiting into batches (same mode and settings), sorted by length so padding is sm
 the option letters are scored from ONE forward pass per item: the next-token distribution after
 the prompt (which ends with the target-language answer cue), keeping only the last position's
 logits. Continuations whose first tokens coincide fall back to full-continuation scoring.
+
+`stream` (the Space's chat) generates one answer in a thread of its own with a TextIteratorStreamer;
+a lock keeps it and the batch worker from running the model at the same time.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from .base import Backend, BackendError, Request, Response
 
@@ -43,6 +46,7 @@ class TransformersBackend(Backend):
     max_batch_tokens: int = 32768
     gather_ms: float = 5.0  # how long the worker waits to fill a batch
     _queue: "queue.Queue[Any]" = field(init=False, repr=False, default_factory=queue.Queue)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)  # one user of the model
 
     def __post_init__(self) -> None:
         self.kind = "transformers"
@@ -89,6 +93,48 @@ class TransformersBackend(Backend):
         self._queue.put((request, future, loop))
         return await future
 
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        torch = self._torch
+        cancel = threading.Event()  # set when the reader goes away: generation stops at the next token
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        ids, mask, _ = self._encode([self.render(request)])
+        kwargs = {**self._generate_kwargs(request.settings), "streamer": streamer,
+                  "stopping_criteria": StoppingCriteriaList([Cancelled()])}
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    self.lm.generate(input_ids=ids, attention_mask=mask, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader below
+                failure.append(exc)
+                streamer.end()
+
+        threading.Thread(target=generate, name="globmed-transformers-stream", daemon=True).start()
+        loop, done, text, sent = asyncio.get_running_loop(), object(), "", 0
+        try:
+            while (piece := await loop.run_in_executor(None, next, streamer, done)) is not done:
+                text += piece
+                # the answer ends before its first stop string, as in chat()
+                cut = min((text.index(stop) for stop in request.settings.stop if stop in text), default=None)
+                end = len(text) if cut is None else cut
+                if end > sent:
+                    yield text[sent:end]
+                    sent = end
+                if cut is not None:
+                    return
+        finally:
+            cancel.set()
+        if failure:
+            raise BackendError(f"{type(failure[0]).__name__}: {failure[0]}")
+
     async def aclose(self) -> None:
         self._queue.put(None)
 
@@ -122,7 +168,7 @@ class TransformersBackend(Backend):
         for chunk in self._chunks(order, prompts):
             start = time.perf_counter()
             try:
-                with self._torch.inference_mode():
+                with self._lock, self._torch.inference_mode():
                     if mode == "loglik":
                         outs = self._loglik([items[i][0] for i in chunk], [prompts[i] for i in chunk])
                     else:
@@ -220,9 +266,8 @@ class TransformersBackend(Backend):
             scores.append(float(lp))
         return Response(scores=scores, finish_reason="loglik", tokens_in=len(base), tokens_out=0)
 
-    def _generate(self, requests: list[Request], prompts: list[str]) -> list[Response]:
-        s = requests[0].settings
-        ids, mask, _ = self._encode(prompts)
+    def _generate_kwargs(self, s: Any) -> dict[str, Any]:
+        """model.generate's arguments for these generation settings."""
         kwargs: dict[str, Any] = {"max_new_tokens": s.max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
         if s.temperature is None:  # none asked for: the model's generation_config decides (its recommended sampling)
             sample = bool(self.lm.generation_config.do_sample)
@@ -238,7 +283,12 @@ class TransformersBackend(Backend):
                 self._torch.manual_seed(s.seed)
         if s.stop:
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
-        gen = self.lm.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, ids.shape[1]:]
+        return kwargs
+
+    def _generate(self, requests: list[Request], prompts: list[str]) -> list[Response]:
+        s = requests[0].settings
+        ids, mask, _ = self._encode(prompts)
+        gen = self.lm.generate(input_ids=ids, attention_mask=mask, **self._generate_kwargs(s))[:, ids.shape[1]:]
         eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         out = []
         for row in range(len(requests)):

@@ -19,16 +19,17 @@ picks another). The model repository is mounted at /repository. The token comes 
 user's login and is never printed.
 
 For tests and private deployments, GLOBMED_INFERENCE_ENDPOINTS_URL replaces the Inference Endpoints
-API root (huggingface_hub hard-codes https://api.endpoints.huggingface.cloud/v2).
+API root (huggingface_hub hard-codes https://api.endpoints.huggingface.cloud/v2): the API client and what
+the `endpoint` backend shares with this module live in globmed.endpoints, below both.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
+from ..endpoints import api, split_name
 from ..errors import GlobmedError
 
 VLLM_VERSION = "v0.33.0"
@@ -36,7 +37,6 @@ VLLM_IMAGE = f"vllm/vllm-openai:{VLLM_VERSION}"
 TGI_VERSION = "3.3.5"
 TGI_IMAGE = f"ghcr.io/huggingface/text-generation-inference:{TGI_VERSION}"
 HEALTH_ROUTE = "/health"
-ENDPOINTS_URL_ENV = "GLOBMED_INFERENCE_ENDPOINTS_URL"
 
 
 @dataclass(frozen=True)
@@ -160,32 +160,6 @@ def custom_image(settings: EndpointSettings) -> dict[str, Any]:
     return {engine.variant: image}
 
 
-def engine_of(raw: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(engine, image url) of an endpoint from its API record: "vllm", "tgi", or "custom" for any other
-    container (the managed Hugging Face image included)."""
-    image = (raw.get("model") or {}).get("image") or {}
-    variant, config = next(iter(image.items()), ("", {}))
-    url = config.get("url") if isinstance(config, dict) else None
-    if variant.lower().startswith("vllm") or "vllm" in (url or ""):
-        return "vllm", url
-    if variant.lower().startswith("tgi") or "text-generation-inference" in (url or ""):
-        return "tgi", url
-    return "custom", url
-
-
-def api() -> Any:
-    """An HfApi, with GLOBMED_INFERENCE_ENDPOINTS_URL applied (for tests and private deployments)."""
-    import huggingface_hub.constants
-    from huggingface_hub import HfApi, get_token
-
-    url = os.environ.get(ENDPOINTS_URL_ENV)
-    if url:
-        huggingface_hub.constants.INFERENCE_ENDPOINTS_ENDPOINT = url.rstrip("/")
-    if not get_token():
-        raise GlobmedError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
-    return HfApi()
-
-
 def _status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
@@ -248,9 +222,7 @@ def wait(endpoint: Any, timeout: int, poll: float, say: Callable[[str], None] = 
 def act(action: str, settings: EndpointActionSettings, say: Callable[[str], None] = print) -> Any:
     """pause | resume | scale-to-zero | delete an endpoint by name."""
     hf = api()
-    ns, name = settings.namespace, settings.name
-    if "/" in name and ns is None:
-        ns, name = name.split("/", 1)
+    ns, name = split_name(settings.name, settings.namespace)
     try:
         if action == "pause":
             return hf.pause_inference_endpoint(name, namespace=ns)

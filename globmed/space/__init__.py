@@ -8,7 +8,14 @@ first use) for the paired statistics. It never imports the runner or the backend
     globmed-push space --repo org/name [--results id1,id2]       # deploy it (one commit)
 
 Results sources, in order: `--results`, then the GLOBMED_RESULTS environment variable (a Space
-variable; comma-separated), then the shipped synthetic sample (spaces/sample_results).
+variable; comma-separated), then the shipped synthetic sample (sample_results/, here).
+
+Everything the Space needs ships inside this package, so `globmed space` and `globmed-push space` work
+after a plain `pip install`:
+
+    repo/            the files of the Space's Hub repository (app.py, README.md with its front matter,
+                     requirements.txt), uploaded by `globmed-push space`
+    sample_results/  the synthetic results shown by default (dataset_scripts/make_sample_results.py)
 """
 
 from __future__ import annotations
@@ -17,9 +24,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPACE_DIR = REPO_ROOT / "spaces"
-SAMPLE_RESULTS = SPACE_DIR / "sample_results"
+HERE = Path(__file__).resolve().parent
+SPACE_REPO = HERE / "repo"
+SAMPLE_RESULTS = HERE / "sample_results"
 RESULTS_ENV = "GLOBMED_RESULTS"
 
 
@@ -35,13 +42,14 @@ class SpaceSettings:
     demo_model: str | None = field(default=None, metadata={
         "help": "Demo tab: model name sent to the server, or the Inference Endpoint name (default: $GLOBMED_DEMO_MODEL)"})
     demo_backend: str | None = field(default=None, metadata={
-        "help": "Demo tab: openai | tgi | endpoint (default: $GLOBMED_DEMO_BACKEND, else openai)"})
+        "help": "Demo tab: openai | tgi | endpoint | transformers | anthropic (default: $GLOBMED_DEMO_BACKEND, "
+                "else openai)"})
 
 
 def results_refs(explicit: list[str] | None = None, env: dict[str, str] | None = None,
                  default: Path | None = None) -> list[str]:
-    """The results sources to show: explicit ones, else $GLOBMED_RESULTS, else the shipped sample
-    (`default`: the Space passes the sample folder beside its app.py)."""
+    """The results sources to show: explicit ones, else $GLOBMED_RESULTS, else `default` (the shipped
+    sample)."""
     env = os.environ if env is None else env
     refs = [r.strip() for r in (explicit or []) if r and r.strip()]
     if not refs:

@@ -1,6 +1,6 @@
 """The GlobMed Space (Gradio): Leaderboard, Plots, Compare, Demo and About tabs.
 
-    demo = build_demo(["spaces/sample_results"])      # or results_refs() for $GLOBMED_RESULTS / the sample
+    demo = build_demo([str(globmed.space.SAMPLE_RESULTS)])   # or results_refs(): $GLOBMED_RESULTS, else that sample
     launch(demo, server_port=7860)
 
 Security: every string that comes from a results dataset reaches the page as text (Dataframe cells,

@@ -1,19 +1,21 @@
-"""The Demo tab's chat: a model behind an OpenAI-compatible URL, a TGI server or an Inference Endpoint,
-streamed, with the target-language system prompt from the language tables.
+"""The Demo tab's chat: a model behind an OpenAI-compatible URL, a TGI server, an Inference Endpoint, a
+local transformers model or Anthropic's API, streamed through globmed.backends (each backend's `stream`),
+with the target-language system prompt from the language tables.
 
 Configured by the Space's variables/secrets (never shown in the UI):
 
-    GLOBMED_DEMO_BACKEND   openai (default) | tgi | endpoint
+    GLOBMED_DEMO_BACKEND   openai (default) | tgi | endpoint | transformers | anthropic
     GLOBMED_DEMO_URL       the server's URL (openai: with or without /v1; tgi: its root URL;
-                           endpoint: optional, looked up by name otherwise)
-    GLOBMED_DEMO_MODEL     the model name sent to an OpenAI-compatible server, or the Inference
-                           Endpoint's name ("name" or "namespace/name") for the endpoint backend
+                           endpoint: optional, looked up by name otherwise; anthropic: optional)
+    GLOBMED_DEMO_MODEL     the model name sent to the server, the Inference Endpoint's name ("name" or
+                           "namespace/name") for the endpoint backend (the name it serves is read from
+                           its /v1/models), or a local folder / Hub id for transformers
     GLOBMED_DEMO_API_KEY   secret: the API key (else HF_TOKEN, which is only ever sent over https to
                            huggingface.co, *.huggingface.co or an Inference Endpoint's
                            *.endpoints.huggingface.cloud URL: globmed.urls.hf_token_allowed)
     GLOBMED_DEMO_MAX_TOKENS  answer length cap (default 512)
     GLOBMED_DEMO_TEMPERATURE sampling temperature (default 0.7)
-    GLOBMED_DEMO_EXTRA_BODY  JSON merged into each request body (openai backend), e.g.
+    GLOBMED_DEMO_EXTRA_BODY  JSON merged into each request body (OpenAI-compatible and TGI servers), e.g.
                            {"generation_config": "{\"do_sample\": true}"} for `transformers serve`
 
 Failures never surface as stack traces: an endpoint that is asleep (503, scaled to zero), waking,
@@ -22,13 +24,18 @@ paused, unreachable or failing gives a short message in the chat.
 Model output is made inert before it is shown (`inert`): Markdown images and raw HTML tags are shown as
 text, so an answer cannot make the visitor's browser fetch anything (the page's Content-Security-Policy
 also allows images only from the Space itself).
+
+The backends are imported on the first message, not with the Space (its import stays light).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -36,7 +43,7 @@ from urllib.parse import urlsplit
 from .. import languages
 from ..urls import hf_token_allowed
 
-BACKENDS = ("openai", "tgi", "endpoint")
+BACKENDS = ("openai", "tgi", "endpoint", "transformers", "anthropic")
 MAX_INPUT = 4000  # characters per message
 MAX_HISTORY = 12  # messages of history sent along
 MAX_CONTEXT = 16000  # characters of history sent along
@@ -56,12 +63,10 @@ BUSY = "The model server is busy right now (rate limited). Please try again shor
 REJECTED = "The model server rejected the request (HTTP {status}), e.g. because the conversation is too long. Start a new chat."
 FAILED = "The model server failed (HTTP {status}). Please try again later."
 BROKEN = "The model server failed ({kind}). Please try again later."
+MISCONFIGURED = ("The demo's model settings are incomplete or wrong (e.g. a missing key or token, or an unknown "
+                 "model). The Space owner needs to check them.")
 EMPTY = "(The model returned an empty answer.)"
 TOO_LONG = "Your message is too long ({n} characters; the limit is {limit}). Please shorten it."
-
-
-class Unavailable(Exception):
-    """The endpoint cannot answer now; the message is safe to show."""
 
 
 @dataclass
@@ -108,6 +113,8 @@ class ChatConfig:
             return False
         if self.backend == "endpoint":
             return bool(self.model or self.url)
+        if self.backend in ("transformers", "anthropic"):
+            return bool(self.model)
         return bool(self.url) and (self.backend != "openai" or bool(self.model))
 
     def token_for(self, url: str | None) -> str | None:
@@ -163,13 +170,9 @@ def reply(config: ChatConfig, message: Any, history: list[Any] | None, code: str
     messages = build_messages(text, history, code)
     answer = ""
     try:
-        for piece in _stream(config, messages):
-            if piece:
-                answer += piece
-                yield inert(answer)
-    except Unavailable as exc:
-        yield (inert(answer) + "\n\n" if answer else "") + str(exc)
-        return
+        for piece in stream(config, messages):
+            answer += piece
+            yield inert(answer)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a stack trace
         yield (inert(answer) + "\n\n" if answer else "") + explain(exc)
         return
@@ -187,12 +190,51 @@ def inert(text: str) -> str:
     return _TAG.sub("&lt;", _IMAGE.sub("!\\\\", text))
 
 
-def _stream(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]:
-    if config.backend == "openai":
-        yield from _openai(config, messages)
-    else:
-        url = config.url or _endpoint_url(config)
-        yield from _tgi(config, url, messages)
+class _Opening(Exception):
+    """A failure while the backend was being set up (before any request to the model)."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def stream(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]:
+    """The answer's pieces from the configured backend's `stream`, on an event loop of this thread (Gradio
+    runs a generator handler in a worker thread, so the backend's blocking setup, e.g. an endpoint's lookup,
+    never holds up the page). Closing this generator early closes the request."""
+    from ..backends import GenerationSettings, Request
+
+    request = Request(messages=tuple(messages), settings=GenerationSettings(
+        max_tokens=config.max_tokens, temperature=config.temperature, extra_body=config.extra_body))
+    loop = asyncio.new_event_loop()
+    backend = pieces = None
+    try:
+        try:
+            backend = open_backend(config)
+        except Exception as exc:  # noqa: BLE001 - explained by the caller
+            raise _Opening(exc) from None
+        pieces = backend.stream(request)
+        while True:
+            try:
+                piece = loop.run_until_complete(pieces.__anext__())
+            except StopAsyncIteration:
+                return
+            if piece:
+                yield piece
+    finally:
+        steps = [pieces.aclose if pieces is not None else None,
+                 backend.aclose if backend is not None and config.backend not in _KEPT else None,
+                 loop.shutdown_default_executor]
+        for step in steps:
+            if step is not None:
+                with contextlib.suppress(Exception):  # each closes what it can; the answer is already out
+                    loop.run_until_complete(step())
+        loop.close()
+
+
+_KEPT = ("transformers",)  # a local model is loaded once and kept for the next messages
+_local: dict[str, Any] = {}
+_local_lock = threading.Lock()
 
 
 def _openai_base(url: str) -> str:
@@ -200,65 +242,26 @@ def _openai_base(url: str) -> str:
     return url.rstrip("/") + "/v1" if parts.path in ("", "/") else url
 
 
-def _openai(config: ChatConfig, messages: list[dict[str, str]]) -> Iterator[str]:
-    from openai import OpenAI
+def open_backend(config: ChatConfig) -> Any:
+    """The globmed backend for the demo's settings. Keys: GLOBMED_DEMO_API_KEY, else the HF token only where
+    it may go (`token_for`; for an endpoint, globmed.endpoints.token_allowed)."""
+    from ..backends import backend_class
 
-    assert config.url
-    client = OpenAI(base_url=_openai_base(config.url), api_key=config.token_for(config.url) or "EMPTY",
-                    max_retries=0, timeout=config.timeout)
-    try:
-        kwargs: dict[str, Any] = {"max_tokens": config.max_tokens}
-        if config.temperature is not None:
-            kwargs["temperature"] = config.temperature
-        if config.extra_body:
-            kwargs["extra_body"] = config.extra_body
-        stream = client.chat.completions.create(model=config.model, messages=messages, stream=True, **kwargs)
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta is not None:
-                yield chunk.choices[0].delta.content or ""
-    finally:
-        client.close()
-
-
-def _tgi(config: ChatConfig, url: str, messages: list[dict[str, str]]) -> Iterator[str]:
-    from huggingface_hub import InferenceClient
-
-    # never None: huggingface_hub would then send the machine's HF_TOKEN to any URL
-    client = InferenceClient(base_url=url, token=config.token_for(url) or "EMPTY", timeout=config.timeout)
-    for chunk in client.chat_completion(messages=messages, stream=True, max_tokens=config.max_tokens,
-                                        temperature=config.temperature):
-        if chunk.choices and chunk.choices[0].delta is not None:
-            yield chunk.choices[0].delta.content or ""
+    kind, model = config.backend, config.model or ""
+    cls = backend_class(kind)
+    if kind == "transformers":
+        with _local_lock:  # loading takes a while: one load, however many visitors ask at once
+            if model not in _local:
+                _local[model] = cls(model=model)
+            return _local[model]
+    if kind == "endpoint":
+        return cls(model=model, base_url=_openai_base(config.url) if config.url else None, wake=False,
+                   token=config.hf_token or config.api_key, api_key=config.api_key, timeout=config.timeout)
+    url = _openai_base(config.url) if kind == "openai" and config.url else config.url
+    return cls(model=model, base_url=url, api_key=config.token_for(url), timeout=config.timeout)
 
 
-def _endpoint_url(config: ChatConfig) -> str:
-    """The URL of the named Inference Endpoint when it can answer; Unavailable otherwise (a scaled-to-zero
-    endpoint is woken by a request to its URL, which answers 503 while it starts)."""
-    from huggingface_hub import HfApi
-
-    name, namespace = config.model or "", None
-    if "/" in name:
-        namespace, name = name.split("/", 1)
-    try:
-        endpoint = HfApi(token=config.hf_token or config.api_key or None).get_inference_endpoint(name, namespace=namespace)
-    except Exception as exc:  # noqa: BLE001
-        raise Unavailable(explain(exc)) from None
-    status = str(endpoint.status)
-    if status == "running" and endpoint.url:
-        return endpoint.url
-    if status == "paused":
-        raise Unavailable(PAUSED)
-    if status == "scaledToZero":
-        if endpoint.url:
-            return endpoint.url  # the request wakes it; its 503 becomes the "asleep" message
-        try:
-            endpoint.resume(running_ok=True)
-        except Exception:  # noqa: BLE001 - best effort; the message says what to do either way
-            pass
-        raise Unavailable(ASLEEP)
-    if status in ("failed", "updateFailed"):
-        raise Unavailable(BROKEN.format(kind=f"endpoint status {status}"))
-    raise Unavailable(WAKING)
+_ENDPOINT_STATES = {"paused": PAUSED, "scaledToZero": ASLEEP}
 
 
 def _status(exc: BaseException) -> int | None:
@@ -274,6 +277,13 @@ def _status(exc: BaseException) -> int | None:
 def explain(exc: BaseException) -> str:
     """A short, safe message for any failure talking to the model server (never the exception text,
     which can hold URLs)."""
+    opening = isinstance(exc, _Opening)
+    exc = exc.cause if isinstance(exc, _Opening) else exc
+    state = getattr(exc, "state", None)  # an Inference Endpoint that is not running (EndpointNotReady)
+    if isinstance(state, str):
+        if state in ("failed", "updateFailed"):
+            return BROKEN.format(kind=f"endpoint status {state}")
+        return _ENDPOINT_STATES.get(state, WAKING)
     status = _status(exc)
     if status is not None:
         if status in (502, 503, 504):
@@ -287,11 +297,15 @@ def explain(exc: BaseException) -> str:
         if status in (400, 413, 422):
             return REJECTED.format(status=status)
         return FAILED.format(status=status)
+    kind = getattr(exc, "kind", None)  # BackendError: no answer at all
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if names & {"APITimeoutError", "TimeoutException", "InferenceTimeoutError", "TimeoutError", "ReadTimeout",
-                "ConnectTimeout"}:
+    if kind == "timeout" or names & {"APITimeoutError", "TimeoutException", "InferenceTimeoutError", "TimeoutError",
+                                     "ReadTimeout", "ConnectTimeout"}:
         return TIMEOUT
-    if names & {"APIConnectionError", "ConnectError", "ConnectionError", "ConnectionRefusedError", "NetworkError",
-                "RemoteProtocolError", "TransportError", "OSError"}:
+    if kind == "connection" or names & {"APIConnectionError", "ConnectError", "ConnectionError",
+                                        "ConnectionRefusedError", "NetworkError", "RemoteProtocolError",
+                                        "TransportError"}:
         return UNREACHABLE
-    return BROKEN.format(kind=type(exc).__name__)
+    if "OSError" in names and not opening:  # while setting up, an OSError is a missing file (a local model)
+        return UNREACHABLE
+    return MISCONFIGURED if opening else BROKEN.format(kind=type(exc).__name__)

@@ -1,5 +1,7 @@
 """`globmed-push space`: create or update the GlobMed Space in ONE commit (globmed.hub.push.push_folder),
-with the results dataset ids as the GLOBMED_RESULTS Space variable.
+with the results dataset ids as the GLOBMED_RESULTS Space variable. What is uploaded is the package's
+own `globmed/space/repo/` (app.py, README.md, requirements.txt), so it works from an installed wheel; the
+Space's globmed brings the synthetic sample results with it.
 
 `--vendor-globmed` ships the local globmed instead of the pinned release: it is built with
 `pip wheel --no-deps` (offline: no build isolation), put in wheels/ and unpacked in vendor/, where the
@@ -22,10 +24,12 @@ from typing import Any
 
 from ..errors import GlobmedError
 from ..hub.push import PushSettings, push_folder
-from . import REPO_ROOT, RESULTS_ENV, SPACE_DIR
+from . import RESULTS_ENV, SPACE_REPO
 
 STAGE_IGNORE = ("__pycache__", "*.pyc", ".gradio", "flagged", ".cache", "vendor", "wheels", ".DS_Store")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The source checkout this globmed runs from (an editable install): what --vendor-globmed builds a wheel of.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -41,14 +45,16 @@ class SpacePushSettings:
         "help": "confirm you may share results derived from restricted sources (MedNLI) in this PRIVATE Space"})
     dry_run: bool = field(default=False, metadata={"help": "list exactly what would be uploaded; send nothing"})
     message: str = field(default="", metadata={"help": "commit message"})
-    app_dir: Path = field(default=SPACE_DIR, metadata={"help": "the Space folder to upload"})
+    app_dir: Path = field(default=SPACE_REPO, metadata={"help": "the Space folder to upload (default: the one "
+                                                                 "shipped in globmed/space/repo)"})
 
 
 def build_wheel(project: Path, out: Path) -> Path:
     """`pip wheel --no-deps` of the local project, built from a clean copy of its sources (no build
     isolation, so it works offline; nothing is written into the checkout)."""
     if not (project / "pyproject.toml").exists() or not (project / "globmed").is_dir():
-        raise GlobmedError(f"--vendor-globmed needs a globmed source checkout; {project} has no pyproject.toml")
+        raise GlobmedError(f"--vendor-globmed needs a globmed source checkout (an editable install); {project} has "
+                           "no pyproject.toml")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="globmed-wheel-") as tmp:
         src = Path(tmp) / "src"
@@ -85,7 +91,7 @@ def stage(settings: SpacePushSettings, where: Path) -> Path:
     shutil.copytree(src, folder, ignore=shutil.ignore_patterns(*STAGE_IGNORE))
     # the licence guard and the secret scan read everything staged, at any depth, in push_folder
     if settings.vendor_globmed:
-        wheel = build_wheel(REPO_ROOT, folder / "wheels")
+        wheel = build_wheel(CHECKOUT, folder / "wheels")
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(folder / "vendor")
         req = folder / "requirements.txt"

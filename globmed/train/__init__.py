@@ -7,6 +7,6 @@
     sft.py       `globmed train sft`: TRL's SFTTrainer, LoRA/QLoRA through peft, runs under accelerate
     attention.py varlen SDPA: padding-free batches attend within each conversation without flash-attn
     distill.py   `globmed train distill`: teacher traces through the bench backends and crash-safe runner
-    card.py      the model card (model_cards/ template, model-index from bench results) and globmed.json
+    card.py      the model card (templates/model_card.md, model-index from bench results) and globmed.json
     accelerate/  accelerate configs (one GPU, FSDP2, DeepSpeed ZeRO-3); slurm/: the multi-node launcher
 """

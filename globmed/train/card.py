@@ -1,4 +1,4 @@
-"""The model card (from the template in model_cards/) and the manifest globmed.json of a trained model.
+"""The model card (from the template in templates/model_card.md) and the manifest globmed.json of a trained model.
 
 The card states the base model, the data and its language mix, every hyperparameter, hardware and
 training time, licence notes (the MedNLI restriction when MedNLI-derived data was used), the
@@ -24,8 +24,7 @@ from ..io import write_json, write_text
 MANIFEST = "globmed.json"
 BENCH_URL = "https://github.com/globmed/globmed"  # the project's homepage (pyproject)
 CARD = "README.md"
-PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "model_card.md"  # a link to model_cards/globmed-llm.md
-REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "globmed-llm.md"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"  # package data: ships in the wheel
 TASK_TYPES = {"mcqa": ("multiple-choice", "Multiple-choice medical QA"),
               "nli": ("text-classification", "Medical natural language inference"),
               "lfqa": ("question-answering", "Long-form medical QA")}
@@ -35,10 +34,10 @@ LICENCES = {"qwen/": ("apache-2.0", None, None),
 
 
 def template_path(template: Path | None = None) -> Path:
-    for path in (template, REPO_TEMPLATE, PACKAGED_TEMPLATE):
-        if path is not None and Path(path).is_file():
-            return Path(path)
-    raise GlobmedError(f"model card template not found ({template or REPO_TEMPLATE})")
+    path = Path(template) if template is not None else TEMPLATE
+    if not path.is_file():
+        raise GlobmedError(f"{path}: model card template not found")
+    return path
 
 
 def write_manifest(folder: Path, report: dict[str, Any]) -> Path:

@@ -125,7 +125,8 @@ class SFTSettings(DataSettings):
     results: Path | None = field(default=None, metadata={
         "help": "a `globmed bench run` results folder of this model: its scores go into the card's model-index"})
     model_name: str | None = field(default=None, metadata={"help": "name in the model card (default: OUTPUT's name)"})
-    card_template: Path | None = field(default=None, metadata={"help": "model card template (default: model_cards/)"})
+    card_template: Path | None = field(default=None, metadata={
+        "help": "model card template (default: the shipped one)"})
     run_name: str | None = field(default=None, metadata={"help": "run name for the trackers"})
 
     def __post_init__(self) -> None:

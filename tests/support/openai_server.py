@@ -4,7 +4,7 @@ One asyncio event loop with a minimal HTTP/1.1 keep-alive parser: no thread per 
 sustains hundreds of requests per second on a small machine. Routes:
 
     POST /v1/chat/completions   non-streaming, or `stream: true` (SSE); logprobs/top_logprobs
-    POST /v1/messages           Anthropic Messages API shape
+    POST /v1/messages           Anthropic Messages API shape, non-streaming or `stream: true` (its SSE events)
     GET  /v1/models, GET /health, GET /stats (counters as JSON)
 
 Behaviour per server: a fixed `latency`; a `capacity` (requests served at once) beyond which it
@@ -242,6 +242,8 @@ class OpenAIServer:
             if hostile is not None:
                 return await self._hostile(writer, rec, hostile, _completion(data, messages, answer))
             if path == "/v1/messages":
+                if data.get("stream"):
+                    return await self._events(writer, rec, _anthropic_events(_anthropic(data, messages, answer)))
                 return await self._send(writer, rec, 200, _anthropic(data, messages, answer))
             if data.get("stream"):
                 return await self._stream(writer, rec, data, messages, answer)
@@ -302,7 +304,6 @@ class OpenAIServer:
 
     async def _stream(self, writer: asyncio.StreamWriter, rec: dict[str, Any], data: dict[str, Any],
                       messages: list[dict[str, str]], answer: str) -> bool:
-        writer.write(_head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"}))
         full = _completion(data, messages, answer)
         base = {k: full[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
         pieces = re.findall(r"\S+\s*|\s+", full["choices"][0]["message"]["content"]) or [""]
@@ -310,7 +311,12 @@ class OpenAIServer:
         events += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
         events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": full["choices"][0]["finish_reason"]}],
                        "usage": full["usage"]})
-        for event in [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]:
+        return await self._events(writer, rec, [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"])
+
+    async def _events(self, writer: asyncio.StreamWriter, rec: dict[str, Any], events: list[str]) -> bool:
+        """Server-sent events, one chunk each."""
+        writer.write(_head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"}))
+        for event in events:
             chunk = event.encode()
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self._done(rec, 200)
@@ -388,6 +394,22 @@ def _anthropic(data: dict[str, Any], messages: list[dict[str, str]], answer: str
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn" if finish == "stop" else "max_tokens",
             "stop_sequence": None,
             "usage": {"input_tokens": sum(tokens(m["content"]) for m in messages), "output_tokens": tokens(text)}}
+
+
+def _anthropic_events(message: dict[str, Any]) -> list[str]:
+    """The Messages API's stream of a message: start, one text block in word-sized deltas, stop."""
+    text = message["content"][0]["text"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 0}}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+               for piece in re.findall(r"\S+\s*|\s+", text)]
+    events += [{"type": "content_block_stop", "index": 0},
+               {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": message["usage"]["output_tokens"]}},
+               {"type": "message_stop"}]
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events]
 
 
 def main() -> None:
