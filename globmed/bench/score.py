@@ -185,7 +185,8 @@ def load_results(out: Path) -> list[dict[str, Any]]:
 
 
 def print_summary(out: Path, console: Console) -> None:
-    """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) and unparsed rate."""
+    """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) with the unparsed
+    share and the share cut at the token budget; long-form ROUGE-L; the finish reasons of generated answers."""
     rows = load_results(out)
     scored = [r for r in rows if r["accuracy"] is not None]
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -201,6 +202,13 @@ def print_summary(out: Path, console: Console) -> None:
 
     console.print(_matrix("GlobMed-Bench: accuracy % (mean over runs and datasets); in brackets: unparsed %, and "
                           "for generated answers the % cut at the token budget", models, langs, accuracy))
+    lf = [r for r in rows if r["task"] == "lfqa" and r["rougeL"] is not None]
+    if lf:
+        def rouge(model: str, lang: str) -> str:
+            rs = [r for r in lf if r["model"] == model and r["language"] == lang]
+            return f"{_macro(rs, 'rougeL'):.3f}" if rs else "-"
+
+        console.print(_matrix("Long-form QA: ROUGE-L F1 (mean over runs and datasets)", models, langs, rouge))
     generated = [r for r in rows if _generated(r)]
     if generated:
         def reasons(model: str, lang: str) -> str:
@@ -211,20 +219,15 @@ def print_summary(out: Path, console: Console) -> None:
                         counts[reason] += n
             return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
 
+        generating = [m for m in models if any(r["model"] == m for r in generated)]
         console.print(_matrix("Finish reasons of generated answers (requests, all runs and datasets)",
-                              models, langs, reasons))
-        cut = sum(r["truncated"] for r in generated) / max(1, sum(r["answered"] for r in generated))
+                              generating, langs, reasons))
+        short = [r for r in generated if r["task"] != "lfqa"]  # answers asked for in a letter or a word
+        cut = sum(r["truncated"] for r in short) / max(1, sum(r["answered"] for r in short))
         if cut > 0.5:
-            console.print(f"[yellow]{100 * cut:.0f}% of the generated answers were cut at the token budget[/] "
-                          "(finish reason length): a model that reasons before answering needs --meta reasoning=true "
-                          "(a larger budget) or --max-tokens.")
-    lf = [r for r in rows if r["task"] == "lfqa" and r["rougeL"] is not None]
-    if lf:
-        def rouge(model: str, lang: str) -> str:
-            rs = [r for r in lf if r["model"] == model and r["language"] == lang]
-            return f"{_macro(rs, 'rougeL'):.3f}" if rs else "-"
-
-        console.print(_matrix("Long-form QA: ROUGE-L F1 (mean over runs and datasets)", models, langs, rouge))
+            console.print(f"[yellow]{100 * cut:.0f}% of the MCQA/NLI answers were cut at the token budget[/] "
+                          "(finish reason length; the details keep each output). If the model reasons before "
+                          "answering, give it room: --meta reasoning=true or --max-tokens.")
 
 
 def _generated(row: dict[str, Any]) -> bool:
