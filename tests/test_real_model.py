@@ -193,7 +193,7 @@ def test_sft_on_the_real_template_labels_the_answer_only(real_model, tmp_path):
     from globmed.train.sft import prepare
     from tests.conftest import SAMPLE_SOURCES
 
-    assert "generation" not in (real_model / "chat_template.jinja").read_text()
+    assert "{% generation %}" not in (real_model / "chat_template.jinja").read_text()
     values = {**load_recipe("smoke"), "model": str(real_model), "sources": str(SAMPLE_SOURCES),
               "output_dir": str(tmp_path / "out"), "datasets": "medqa,mednli", "languages": "en,sw",
               "per_device_train_batch_size": 4, "global_batch_size": 4}
