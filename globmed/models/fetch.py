@@ -129,11 +129,12 @@ def convert(gguf: Path, out: Path, dtype: str = "float32") -> None:
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import is_gguf_available
+        from transformers.utils import is_accelerate_available, is_gguf_available
     except ImportError as exc:
         raise GlobmedError(f"converting a GGUF model needs torch and transformers (pip install 'globmed[local]'): {exc}") from None
-    if not is_gguf_available():
-        raise GlobmedError("converting a GGUF model needs the gguf package (pip install 'globmed[local]')")
+    missing = [name for name, ok in (("gguf", is_gguf_available()), ("accelerate", is_accelerate_available())) if not ok]
+    if missing:
+        raise GlobmedError(f"converting a GGUF model needs {' and '.join(missing)} (pip install 'globmed[local]')")
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one line from us says what happens; no per-tensor bars
