@@ -24,7 +24,7 @@ from rich.console import Console
 
 TINY = "tiny"  # --model value: the random-weight model built locally (globmed.tiny_model)
 # What the demo runs unless told otherwise: with the real model, and offline.
-REAL = {"model": "smollm2-135m", "datasets": "medqa,mednli", "languages": "en,zh,sw", "limit": 8,
+REAL = {"model": "smollm2-135m", "datasets": "medqa,mednli", "languages": "en,zh,sw", "limit": 6,
         "modes": ["loglik", "generate"], "runs": 1}
 OFFLINE = {"model": TINY, "datasets": "all", "languages": "all", "limit": 0, "modes": ["loglik"], "runs": 5}
 
