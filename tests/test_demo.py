@@ -1,6 +1,7 @@
-"""`globmed demo` (what `make demo` runs) end to end on the shipped sample, in an 80-column terminal:
-the build with its row-count table, a config loaded back, the bench with a tiny local model, the
-per-language table readable, and every shipped translation used (none rejected by the checks)."""
+"""`globmed demo --offline` (what `make demo-offline` runs) end to end on the shipped sample, in an
+80-column terminal: the build with its row-count table, a config loaded back, the bench with a tiny
+local model on every language, the per-language table readable, and every shipped translation used
+(none rejected by the checks). The real-model demo (`make demo`) is tested in test_real_model.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ LANGS = ["en", "zh", "fr", "de", "ja", "ko", "pt", "es", "sw", "wo", "yo", "zu"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
-    res = run_cli(["demo", "--workdir", work / "demo", "--runs", "2"],  # default sources: the packaged sample
+    res = run_cli(["demo", "--offline", "--workdir", work / "demo", "--runs", "2"],  # default sources: the packaged sample
                   cli_env(work / "hf_home", COLUMNS="80"), cwd=work, timeout=900)
     assert res.returncode == 0, str(res)
     return work / "demo", res
@@ -62,6 +63,6 @@ def test_bench_results_and_readable_table(demo):
     table = res.stdout[res.stdout.index("GlobMed-Bench: accuracy"):]
     table = table[:table.index("Long-form QA")]
     for lang in LANGS:  # one row per language, its number whole (no "…" from an over-wide table)
-        assert re.search(rf"│ {lang}\s+│\s+\d+\.\d \(\d+\) │", table), (lang, table)
+        assert re.search(rf"│ {lang}\s+│\s+\d+\.\d \(\d+%\) │", table), (lang, table)
     assert "…" not in table
     assert (folder / "results" / "report" / "report.md").is_file()

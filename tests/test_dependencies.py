@@ -33,6 +33,7 @@ EXTRA_OF = {
     "globmed/backends/transformers_local.py": "local",
     "globmed/tiny_model.py": "local",
     "globmed/translate/ner.py": "local",
+    "globmed/models/fetch.py": "local",
 }
 # Imported but deliberately not declared: the code catches the ImportError and says what to install.
 OPTIONAL = {"bert_score": "globmed.bench.metrics.bertscore: `pip install bert-score`"}
@@ -40,6 +41,8 @@ OPTIONAL = {"bert_score": "globmed.bench.metrics.bertscore: `pip install bert-sc
 USED_WITHOUT_IMPORT = {
     "jinja2": "tokenizer.apply_chat_template renders chat templates with jinja2 (transformers does not install it)",
     "transformers": "`transformers serve` (the [serving] extra) runs the OpenAI-compatible test/demo server",
+    "gguf": "transformers reads the GGUF files of `globmed models fetch` through it (from_pretrained(gguf_file=...))",
+    "accelerate": "transformers needs it to load a GGUF file (`globmed models fetch`)",
 }
 
 

@@ -7,6 +7,7 @@ One test loads results whose model names carry HTML/JS and checks they are shown
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -196,6 +197,38 @@ def test_model_names_with_html_are_shown_as_text(browser, tmp_path):
         assert page.evaluate("window.__xss") is None
         assert page.locator('img[src="x"]').count() == 0
         assert not dialogs
+    finally:
+        page.close()
+        demo.close()
+
+
+def test_demo_chat_answers_with_the_real_model(browser, real_served, real_model):
+    """The demo chat streams a real model's answer (SmolLM2-135M-Instruct under `transformers serve`,
+    greedy): the page shows the same answer the server gives to the same messages asked directly."""
+    from openai import OpenAI
+
+    from globmed.space.chat import ChatConfig, build_messages
+
+    question = "What is the normal body temperature of a healthy adult?"
+    config = ChatConfig(url=real_served + "/v1", model=str(real_model), backend="openai", max_tokens=40, temperature=0.0)
+    client = OpenAI(base_url=real_served + "/v1", api_key="EMPTY", max_retries=0, timeout=120)
+    try:
+        direct = client.chat.completions.create(model=str(real_model), messages=build_messages(question, [], "en"),
+                                                max_tokens=40, temperature=0.0).choices[0].message.content
+    finally:
+        client.close()
+    words = " ".join(re.sub(r"[*_`#>]", "", direct).split()[:6])  # as the page shows it: markdown rendered
+    assert len(words.split()) >= 3, direct  # a real answer, not an empty or one-token reply
+    demo, url = launch([str(SAMPLE)], config)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector("#leaderboard-table table", timeout=60_000)
+        open_tab(page, "Demo")
+        box = page.get_by_placeholder("Ask a medical question in any of the 12 languages…")
+        box.fill(question)
+        box.press("Enter")
+        wait_text(page, "#demo-chatbot", present=words, timeout=180)
     finally:
         page.close()
         demo.close()

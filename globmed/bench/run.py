@@ -65,8 +65,10 @@ class BenchSettings:
         "help": "greedy decoding (temperature 0) for every model whose API takes a temperature: the runs repeat"})
     top_p: float | None = field(default=None, metadata={"help": "nucleus sampling"})
     seed: int = field(default=0, metadata={"help": "base seed; run r uses seed + r where the backend allows"})
-    max_tokens: int = field(default=512, metadata={"help": "max new tokens (MCQA/NLI)"})
-    max_tokens_lfqa: int = field(default=1024, metadata={"help": "max new tokens for long-form QA"})
+    max_tokens: int | None = field(default=None, metadata={
+        "help": "max new tokens for MCQA/NLI (default: the task's answer budget, 32, plus 4096 for a reasoning model)"})
+    max_tokens_lfqa: int | None = field(default=None, metadata={
+        "help": "max new tokens for long-form QA (default: 1024, plus 4096 for a reasoning model)"})
     reasoning_effort: str | None = field(default=None, metadata={"help": "e.g. minimal (GPT-5 in the paper)"})
     enable_thinking: bool | None = field(default=None, metadata={"help": "chat-template thinking switch (Qwen3)"})
     mode: str = field(default="generate", metadata={"help": "generate (any chat API) | loglik (where supported)"})
@@ -87,7 +89,8 @@ class BenchSettings:
     bertscore_model: str | None = field(default=None, metadata={
         "help": "also score long-form QA with BERTScore using this model (needs `pip install bert-score`)"})
     bertscore_layers: int | None = field(default=None, metadata={"help": "BERTScore layer (when bert-score does not know the model)"})
-    meta: list[str] = field(default_factory=list, metadata={"help": "model metadata key=value, e.g. access=open-weight,params_b=8"})
+    meta: list[str] = field(default_factory=list, metadata={
+        "help": "model metadata key=value, e.g. access=open-weight,params_b=8; reasoning=true gives the larger token budget"})
     judge: str | None = field(default=None, metadata={
         "help": "ask this model which answer an output gives, only where the rules leave it unparsed "
                 "(details column pred_judge; accuracy stays the rules')"})
@@ -145,19 +148,38 @@ def generation_for(entry: ModelEntry, settings: BenchSettings, task: str, run: i
     ctk = dict(gen.pop("chat_template_kwargs", None) or {})
     if settings.enable_thinking is not None and "enable_thinking" not in ctk:
         ctk["enable_thinking"] = settings.enable_thinking
+    effort = gen.pop("reasoning_effort", settings.reasoning_effort)
     max_tokens = gen.pop("max_tokens", None) or settings.max_tokens
     lfqa_tokens = gen.pop("max_tokens_lfqa", None) or settings.max_tokens_lfqa
     if task == "lfqa":  # free answers need their own (usually larger) budget
         max_tokens = lfqa_tokens
+    if not max_tokens:  # nothing set: the task's budget, larger for a model that reasons first
+        max_tokens = get_task(task).budget(reasons_first(entry, ctk, effort))
     temperature = _temperature(entry, settings)
     top_p = gen.pop("top_p", settings.top_p)
     return GenerationSettings(
         max_tokens=max_tokens, temperature=temperature, top_p=None if temperature == 0 else top_p,
-        seed=settings.seed + run, stop=tuple(gen.pop("stop", ()) or ()),
-        reasoning_effort=gen.pop("reasoning_effort", settings.reasoning_effort),
+        seed=settings.seed + run, stop=tuple(gen.pop("stop", ()) or ()), reasoning_effort=effort,
         chat_template_kwargs=ctk or None, token_param=gen.pop("token_param", "max_tokens"),
         extra_body=gen.pop("extra_body", None) or None,
     )
+
+
+def reasons_first(entry: ModelEntry, chat_template_kwargs: dict[str, Any], effort: str | None) -> bool:
+    """Whether the model thinks before it answers: a chat-template thinking switch decides (Qwen3's
+    enable_thinking=false makes a reasoning model answer at once), then a reasoning effort, then the
+    model's metadata (`reasoning: true` in a campaign, --meta reasoning=true)."""
+    for key in ("enable_thinking", "thinking"):
+        if key in chat_template_kwargs:
+            return bool(chat_template_kwargs[key])
+    if effort and str(effort).lower() != "none":
+        return True
+    return entry.meta.get("reasoning") in (True, "true", "True", 1)
+
+
+def generations(entry: ModelEntry, settings: BenchSettings, tasks: list[str]) -> dict[str, dict[str, Any]]:
+    """The generation settings of each task (run 0; later runs differ only in the seed): recorded with the results."""
+    return {task: asdict(generation_for(entry, settings, task, 0)) for task in tasks}
 
 
 def _temperature(entry: ModelEntry, settings: BenchSettings) -> float | None:
@@ -239,10 +261,13 @@ def _cache_items(cache: Path, items: list[dict[str, Any]]) -> None:
             tmp.write_text("".join(line + "\n" for line in cached + new), encoding="utf-8")
 
 
-def eval_id(entry: ModelEntry, identity: dict[str, Any], settings: BenchSettings, source: Source) -> str:
+def eval_id(entry: ModelEntry, identity: dict[str, Any], settings: BenchSettings, source: Source,
+            tasks: list[str]) -> str:
+    budgets = {task: generation_for(entry, settings, task, 0).max_tokens for task in tasks}
     parts = {"name": entry.name, "identity": identity, "generation": entry.generation, "mode": settings.mode,
+             "budgets": budgets,
              "temperature": _temperature(entry, settings), "data": source.ref, "data_revision": source.revision, "split": settings.split,
-             "seed": settings.seed, "max_tokens": settings.max_tokens, "enable_thinking": settings.enable_thinking,
+             "seed": settings.seed, "enable_thinking": settings.enable_thinking,
              "reasoning_effort": settings.reasoning_effort}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -267,7 +292,8 @@ def _key(identity: dict[str, Any], plan: ConfigPlan, item: dict[str, Any], run: 
                         "language": plan.language, "item": item["id"], "run": run})
 
 
-def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
+def run_bench(settings: BenchSettings, console: Console | None = None, summary: bool = True) -> Path:
+    """Evaluate, score and (with `summary`) print the per-language table; returns OUT."""
     from .score import print_summary, score
 
     console = console or Console()
@@ -295,7 +321,8 @@ def run_bench(settings: BenchSettings, console: Console | None = None) -> Path:
 
         judge_unparsed(out, JudgeSpec(settings.judge, settings.judge_backend, settings.judge_base_url,
                                       settings.judge_api_key_env), console, settings.progress)
-    print_summary(out, console)
+    if summary:
+        print_summary(out, console)
     if failed:  # results are written, but the run is not complete: say so with the exit status
         raise IncompleteRun(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "
                             f"wrong answers). Rerun the same command to retry them.")
@@ -316,7 +343,8 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
     try:
         identity = backend.identity()
         runs = entry.runs or settings.runs
-        eid = eval_id(entry, identity, settings, source)
+        tasks = sorted({registry.get(p.dataset).task for p in plans})
+        eid = eval_id(entry, identity, settings, source, tasks)
         keys = _write_plan(store, eid, identity, build_requests(plans, entry, settings, runs, backend.supports_loglik))
         total = len(keys)
         started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -324,7 +352,8 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
             "name": entry.name, "backend": entry.backend, "model": entry.model, "identity": identity,
             "api_key_env": entry.api_key_env,  # the variable's name (never its value): the push scan checks it
             "meta": entry.meta, "price": entry.price, "mode": settings.mode, "runs": runs,
-            "temperature": _temperature(entry, settings), "seed": settings.seed, "generation": asdict(generation_for(entry, settings, "mcqa", 0)),
+            "temperature": _temperature(entry, settings), "seed": settings.seed,
+            "generations": generations(entry, settings, tasks),
             "decoding": decoding(entry, settings, backend.supports_loglik, seeds=entry.backend != "anthropic"),
             "missing_configs": missing, "note": entry.note,
             "data": source.ref, "data_revision": source.revision,

@@ -27,7 +27,10 @@ RESULTS = Features({
     "run": INT, "mode": STRING, "split": STRING,
     "n": INT, "answered": INT, "correct": INT, "accuracy": FLOAT, "unparsed": INT, "errors": INT, "missing": INT,
     "unparsed_judge": INT, "accuracy_judge": FLOAT,  # the judge's, apart (globmed.bench.judge); null without one
-    "unparsed_rate": FLOAT, "error_rate": FLOAT, "tokens_in": INT, "tokens_out": INT, "cost_usd": FLOAT,
+    "unparsed_rate": FLOAT, "error_rate": FLOAT,
+    "truncated": INT, "truncated_rate": FLOAT,  # answers cut at the token budget (finish reason length)
+    "finish_reasons": STRING, "max_tokens": INT,  # finish reason counts as JSON; the task's token budget
+    "tokens_in": INT, "tokens_out": INT, "cost_usd": FLOAT,
     "decoding": STRING,  # sampling (the model's own settings, seeded per run) or greedy
     "globmed_version": STRING, "backend": STRING, "model_id": STRING, "model_revision": STRING, "base_url": STRING,
     "prompt_template_hash": STRING, "generation": STRING, "temperature": FLOAT, "seed": INT, "data": STRING,

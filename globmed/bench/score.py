@@ -128,10 +128,25 @@ def _add_bertscore(rows: list[dict[str, Any]], config: dict[str, Any], language:
         r["bertscore"] = value
 
 
+# Finish reasons that mean "cut at the token budget" (OpenAI-style servers say length, Anthropic max_tokens).
+TRUNCATED = ("length", "max_tokens")
+
+
+def finish_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many answered requests ended for each reason (stop, length, loglik, ...), most frequent first."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r["error"] is None:
+            counts[r["finish_reason"] or "unknown"] += 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]],
-            judged: bool = False) -> list[dict[str, Any]]:
+             judged: bool = False) -> list[dict[str, Any]]:
     spec = registry.get(cfg["dataset"])
     price = ev.get("price") or {}
+    # per task since budgets differ by task; results written before that kept one "generation"
+    generation = (ev.get("generations") or {}).get(spec.task) or ev.get("generation") or {}
     by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_run[r["run"]].append(r)
@@ -143,6 +158,7 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
         correct = sum(1 for r in answered if r["correct"])
         tok_in = sum(r["tokens_in"] or 0 for r in rs)
         tok_out = sum(r["tokens_out"] or 0 for r in rs)
+        truncated = sum(1 for r in answered if r["finish_reason"] in TRUNCATED)
         row = {
             "model": ev["name"], "dataset": cfg["dataset"], "language": cfg["language"], "task": spec.task,
             "reference_language": spec.reference_language, "translation": "/".join(sorted({r["translation"] for r in rs})),
@@ -152,13 +168,15 @@ def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]]
             "unparsed": sum(1 for r in answered if r["unparsed"]), "errors": errors, "missing": missing,
             "unparsed_rate": (sum(1 for r in answered if r["unparsed"]) / len(answered)) if answered else None,
             "error_rate": errors / len(rs) if rs else None,
+            "truncated": truncated, "truncated_rate": truncated / len(answered) if answered else None,
+            "finish_reasons": json.dumps(finish_counts(rs)), "max_tokens": generation.get("max_tokens"),
             "tokens_in": tok_in, "tokens_out": tok_out,
             "cost_usd": (tok_in * price.get("input", 0) + tok_out * price.get("output", 0)) / 1e6 if price else None,
             "globmed_version": ev.get("globmed_version", __version__), "backend": ev["backend"],
             "model_id": ev["model"], "model_revision": ev["identity"].get("revision"),
             "base_url": ev["identity"].get("base_url"),
             "prompt_template_hash": ev["template_hashes"].get(f"{cfg['dataset']}.{cfg['language']}"),
-            "generation": json.dumps(ev["generation"], sort_keys=True, default=str),
+            "generation": json.dumps(generation, sort_keys=True, default=str),
             "temperature": ev["temperature"], "seed": ev["seed"] + run, "decoding": ev.get("decoding"), "data": ev["data"],
             "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
         }
@@ -198,7 +216,8 @@ def load_results(out: Path) -> list[dict[str, Any]]:
 
 
 def print_summary(out: Path, console: Console) -> None:
-    """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) and unparsed rate."""
+    """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) with the unparsed
+    share and the share cut at the token budget; long-form ROUGE-L; the finish reasons of generated answers."""
     rows = load_results(out)
     scored = [r for r in rows if r["accuracy"] is not None]
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -206,10 +225,14 @@ def print_summary(out: Path, console: Console) -> None:
 
     def accuracy(model: str, lang: str) -> str:
         rs = [r for r in scored if r["model"] == model and r["language"] == lang]
-        return f"{100 * _macro(rs, 'accuracy'):.1f} ({100 * _macro(rs, 'unparsed_rate'):.0f})" if rs else "-"
+        if not rs:
+            return "-"
+        cell = f"{100 * _macro(rs, 'accuracy'):.1f} ({100 * _macro(rs, 'unparsed_rate'):.0f}%"
+        generated = [r for r in rs if _generated(r)]
+        return cell + (f", {100 * _macro(generated, 'truncated_rate'):.0f}% cut)" if generated else ")")
 
-    console.print(_matrix("GlobMed-Bench: accuracy % (mean over runs and datasets); unparsed % in brackets",
-                          models, langs, accuracy))
+    console.print(_matrix("GlobMed-Bench: accuracy % (mean over runs and datasets); in brackets: unparsed %, and "
+                          "for generated answers the % cut at the token budget", models, langs, accuracy))
     lf = [r for r in rows if r["task"] == "lfqa" and r["rougeL"] is not None]
     if lf:
         def rouge(model: str, lang: str) -> str:
@@ -217,6 +240,31 @@ def print_summary(out: Path, console: Console) -> None:
             return f"{_macro(rs, 'rougeL'):.3f}" if rs else "-"
 
         console.print(_matrix("Long-form QA: ROUGE-L F1 (mean over runs and datasets)", models, langs, rouge))
+    generated = [r for r in rows if _generated(r)]
+    if generated:
+        def reasons(model: str, lang: str) -> str:
+            counts: dict[str, int] = defaultdict(int)
+            for r in generated:
+                if r["model"] == model and r["language"] == lang:
+                    for reason, n in json.loads(r["finish_reasons"]).items():
+                        counts[reason] += n
+            return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
+
+        generating = [m for m in models if any(r["model"] == m for r in generated)]
+        console.print(_matrix("Finish reasons of generated answers (requests, all runs and datasets)",
+                              generating, langs, reasons))
+        short = [r for r in generated if r["task"] != "lfqa"]  # answers asked for in a letter or a word
+        cut = sum(r["truncated"] for r in short) / max(1, sum(r["answered"] for r in short))
+        if cut > 0.5:
+            console.print(f"[yellow]{100 * cut:.0f}% of the MCQA/NLI answers were cut at the token budget[/] "
+                          "(finish reason length; the details keep each output). If the model reasons before "
+                          "answering, give it room: --meta reasoning=true or --max-tokens.")
+
+
+def _generated(row: dict[str, Any]) -> bool:
+    """Whether a results row holds generated answers (not only log-likelihood scores)."""
+    reasons = json.loads(row.get("finish_reasons") or "{}")
+    return any(reason != "loglik" for reason in reasons)
 
 
 def _matrix(title: str, models: list[str], langs: list[str], cell: Any) -> Table:

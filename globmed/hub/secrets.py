@@ -158,8 +158,6 @@ class SecretScan:
         return None
 
     def _scan_table(self, part: Part) -> tuple[str, str, str | None] | None:
-        import pyarrow as pa
-
         table = table_file(part)
         if table is None:
             return None

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.text import Text
 
 from ..backends.base import Backend, BackendError, Request, Response
 from ..urls import redact_urls
 from .concurrency import AdaptiveLimit, endpoint_key
 from .limits import RateLimiter
+from .progress import RunProgress
 from .store import Store, request_key
 
 # A burst of sends is spread over this share of a round trip: enough that no request in it waits for
@@ -78,12 +77,6 @@ class _FixedLimit:
         return False
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} req/s" if speed else "- req/s", style="progress.data.speed")
-
-
 @dataclass
 class _Executor:
     """Sends jobs under a window of slots. A request holds a slot while it is being sent and answered;
@@ -96,9 +89,8 @@ class _Executor:
     limiter: RateLimiter
     max_retries: int
     stats: RunStats
-    progress: Progress | None
+    progress: RunProgress | None
     deadline: float | None = DEFAULT_DEADLINE
-    task_id: Any = None
     in_flight: int = 0  # requests holding a slot
     sent: int = 0  # of those, sent and not answered yet (the rest wait to be paced out)
     waiting: int = 0  # requests sleeping before a retry or waiting for a slot (holding none)
@@ -199,7 +191,7 @@ class _Executor:
                 self.store.put(job.key, stored)
                 self._remember()
                 self.stats.done += 1
-                self._advance()
+                self._advance(answered=True)
                 return response
         finally:
             self.release()
@@ -264,11 +256,11 @@ class _Executor:
     def _error(self, job: Job, message: str, status: int | None, attempts: int) -> None:
         self.store.put_error(job.key, redact_urls(message)[:2000], status, attempts)
         self.stats.errors += 1
-        self._advance()
+        self._advance(answered=True)
 
-    def _advance(self) -> None:
+    def _advance(self, answered: bool) -> None:
         if self.progress is not None:
-            self.progress.advance(self.task_id)
+            self.progress.advance(answered)
 
     def _take(self, jobs: Iterator[Job]) -> Job | None:
         """The next job not in the store, on a slot taken for it; None when no slot is free, retries
@@ -280,7 +272,7 @@ class _Executor:
                 return None
             if self.store.has(job.key):
                 self.stats.cached += 1
-                self._advance()
+                self._advance(answered=False)
                 continue
             self._occupy()
             return job
@@ -347,17 +339,12 @@ async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Stor
     may take across all its attempts (None: no limit beyond the retry budget)."""
     limit = make_limit(backend, concurrency, store)
     stats = RunStats(total=total)
-    progress = None
-    if show_progress:
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=console or Console(stderr=True), transient=False)
+    progress = RunProgress(description, total, console) if show_progress else None
     executor = _Executor(backend, store, limit, limiter or RateLimiter(), max_retries, stats, progress, deadline)
     start = time.perf_counter()
     try:
         if progress is not None:
             with progress:
-                executor.task_id = progress.add_task(description, total=total)
                 await executor.run(iter(jobs))
         else:
             await executor.run(iter(jobs))

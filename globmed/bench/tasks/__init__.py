@@ -16,6 +16,10 @@ from typing import Any, Callable, Mapping
 from ...languages import Language
 from ...registry import DatasetSpec
 
+# Added to a task's answer budget for models that reason before answering (a thinking chat template,
+# a reasoning effort, `reasoning: true` in their metadata): room to think, then the answer.
+REASONING_TOKENS = 4096
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -33,6 +37,13 @@ class Task:
     target: Callable[[Mapping[str, Any], Language, DatasetSpec], str]  # the answer a trained model should give
     score_text: Callable[[str, Mapping[str, Any], Language, DatasetSpec], Scored]
     score_choices: Callable[[list[float], Mapping[str, Any], Language, DatasetSpec], Scored] | None
+    # New tokens for the answer of a model that answers at once: the prompt asks for the answer only,
+    # so a model that keeps going (loops, explanations) is cut here and says so (finish reason "length").
+    max_tokens: int
+
+    def budget(self, reasoning: bool) -> int:
+        """The default max new tokens: the answer's, plus room to think for a reasoning model."""
+        return self.max_tokens + (REASONING_TOKENS if reasoning else 0)
 
     def messages(self, row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> tuple[dict[str, str], ...]:
         return ({"role": "system", "content": lang.system}, {"role": "user", "content": self.prompt(row, lang, spec)})

@@ -33,4 +33,4 @@ def score_text(text: str, row: Mapping[str, Any], lang: Language, spec: DatasetS
     return Scored(None, None, metrics)
 
 
-TASK = Task("lfqa", prompt, None, gold, target, score_text, None)
+TASK = Task("lfqa", prompt, None, gold, target, score_text, None, max_tokens=1024)  # a free answer

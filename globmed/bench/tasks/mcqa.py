@@ -46,4 +46,4 @@ def score_choices(scores: list[float], row: Mapping[str, Any], lang: Language, s
     return Scored(pred, pred == row["answer"])
 
 
-TASK = Task("mcqa", prompt, choices, gold, target, score_text, score_choices)
+TASK = Task("mcqa", prompt, choices, gold, target, score_text, score_choices, max_tokens=32)  # a letter (+ option text)

@@ -43,4 +43,4 @@ def score_choices(scores: list[float], row: Mapping[str, Any], lang: Language, s
     return Scored(pred, pred == row["label"])
 
 
-TASK = Task("nli", prompt, choices, gold, target, score_text, score_choices)
+TASK = Task("nli", prompt, choices, gold, target, score_text, score_choices, max_tokens=32)  # one label word
