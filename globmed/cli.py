@@ -79,10 +79,10 @@ def list_available(
 @settings_command(data_app, "build", BuildSettings)
 def data_build(settings: Any) -> None:
     """Read the sources, screen them, attach translations and write a Hub-ready dataset folder."""
-    from .hub.build import build, print_summary
+    from .hub.build import build, print_build_result
 
     result = build(settings, console=err)
-    print_summary(result, console)
+    print_build_result(result, console)
     console.print(f"[green]wrote {result.out}[/] ({len(result.configs)} configs)")
 
 
@@ -216,9 +216,9 @@ def translate_run(settings: TranslateSettings) -> None:
 @settings_command(review_app, "sample", ReviewSampleSettings)
 def review_sample(settings: ReviewSampleSettings) -> None:
     """Pick representative items per dataset (BERTopic topics, N per topic closest to the centroid); write review sheets (CSV + XLSX)."""
-    from .review.sample import sample
+    from .review.pick import pick
 
-    sample(settings, console)
+    pick(settings, console)
 
 
 @review_app.command("score")

@@ -40,13 +40,13 @@ def _cwd(path: Path) -> Iterator[None]:
 
 
 def run(settings: DemoSettings, console: Console) -> None:
-    from .hub.build import BuildSettings, build, print_summary
+    from .hub.build import BuildSettings, build, print_build_result
 
     workdir = Path(settings.workdir).resolve()
     built = workdir / "globmed"
     console.rule("1. Build GlobMed from the sample sources")
     result = build(BuildSettings(sources=settings.sources, out=built, overwrite=True), console=console)
-    print_summary(result, console)
+    print_build_result(result, console)
 
     console.rule(f'2. load_dataset("globmed", "{settings.load_config}")')
     import datasets

@@ -197,7 +197,7 @@ def load_results(out: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist()
 
 
-def print_summary(out: Path, console: Console) -> None:
+def print_scores(out: Path, console: Console) -> None:
     """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) and unparsed rate."""
     rows = load_results(out)
     scored = [r for r in rows if r["accuracy"] is not None]

@@ -27,7 +27,7 @@ from ..sample import MARKER as SAMPLE_MARKER, sources_folder
 from ..sources import read_dataset
 from ..sources._io import refuse_links_leaving
 from ..sources.layout import locate
-from ..translations import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
+from ..attach import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
 from .guards import data_loss, missing_table
 from .parquet import RowWriter, schema_for
@@ -182,7 +182,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise GlobmedError(f"{path}: broken manifest ({exc})") from None
 
 
-def print_summary(result: BuildResult, console: Console) -> None:
+def print_build_result(result: BuildResult, console: Console) -> None:
     """The per-config row-count table and the screening table."""
     langs = sorted({c.split(".", 1)[1] for c in result.configs}, key=lambda c: (
         languages.get(c).resource != "high", c) if c in languages.codes() else (True, c))
