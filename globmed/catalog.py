@@ -7,6 +7,7 @@ shows its own file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,14 @@ import yaml
 from .errors import GlobmedError
 
 CAMPAIGNS = Path(__file__).resolve().parent / "campaigns"
+
+
+@dataclass
+class ListSettings:
+    """Settings of `globmed list`."""
+
+    what: str = field(metadata={"help": "datasets | languages | campaigns | recipes", "positional": True})
+    json: bool = field(default=False, metadata={"help": "every field, as JSON (for scripts)"})
 
 
 def datasets() -> list[dict[str, Any]]:

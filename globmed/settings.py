@@ -3,7 +3,9 @@
 `settings_command(app, name, Settings)` turns each dataclass field into a `--field-name` option
 (help from the field's metadata) plus `--config FILE.yaml`; flags given on the command line
 override the file, and the file overrides the dataclass defaults. List fields take
-comma-separated values on the command line and lists (or strings) in YAML.
+comma-separated values on the command line and lists (or strings) in YAML. A field whose metadata
+says `positional` is an argument instead (`globmed-push data FOLDER`), required on the command line
+when the field has no default; a positional list takes one or more values (`review score SHEET...`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ def _unwrap_optional(tp: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return tp
+
+
+def _cli_name(f: dataclasses.Field) -> str:
+    """How the command line names a field: FOLDER (an argument) or --field-name (an option)."""
+    return f.name.upper() if f.metadata.get("positional") else "--" + f.name.replace("_", "-")
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    """The help's note on a field's default (the option's own default is None: "not given on the command
+    line", so that a settings file's value is not overridden); brackets escaped for rich markup."""
+    if f.default is _MISSING and f.default_factory is _MISSING:
+        return r" \[required]"
+    default = f.default if f.default is not _MISSING else f.default_factory()  # type: ignore[misc]
+    if default is None or default == [] or default == "":
+        return ""
+    if isinstance(default, bool):
+        default = _cli_name(f)[2:] if default else "no-" + _cli_name(f)[2:]
+    elif isinstance(default, (list, tuple)):
+        default = ",".join(map(str, default))
+    return rf" \[default: {default}]"
 
 
 def _cli_type(tp: Any) -> Any:
@@ -63,9 +85,9 @@ def coerce(settings_cls: type[T], values: dict[str, Any], origin: str = "setting
             out[name] = _convert(tp, value)
         except (TypeError, ValueError) as exc:
             raise GlobmedError(f"{places.get(name, origin)}: setting '{name}': {exc}") from None
-    missing = [n for n, f in names.items() if n not in out and f.default is _MISSING and f.default_factory is _MISSING]
+    missing = [f for n, f in names.items() if n not in out and f.default is _MISSING and f.default_factory is _MISSING]
     if missing:
-        raise GlobmedError(f"{origin}: missing required setting(s): " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))
+        raise GlobmedError(f"{origin}: missing required setting(s): " + ", ".join(map(_cli_name, missing)))
     try:
         return settings_cls(**out)
     except (TypeError, ValueError) as exc:
@@ -127,24 +149,12 @@ def settings_command(app: typer.Typer, name: str, settings_cls: type[T], help: s
         params = [inspect.Parameter("settings_file", inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[str],
                                     default=typer.Option(None, config_flag, help="YAML file with these settings"))]
         for f in dataclasses.fields(settings_cls):
-            flag = "--" + f.name.replace("_", "-")
-            tp = _cli_type(hints[f.name])
-            default = f.default if f.default is not _MISSING else (
-                f.default_factory() if f.default_factory is not _MISSING else None)
-            required = f.default is _MISSING and f.default_factory is _MISSING
-            decls = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [flag]
-            show = "required" if required else (",".join(map(str, default)) if isinstance(default, list) else default)
-            if f.metadata.get("positional"):  # e.g. `globmed-push data FOLDER`
-                default_param = typer.Argument(None, help=f.metadata.get("help", ""), show_default=False)
-            else:
-                default_param = typer.Option(None, *decls, help=f.metadata.get("help", ""), show_default=str(show))
-            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
-                                            annotation=typing.Optional[tp], default=default_param))
+            params.append(_parameter(f, hints[f.name]))
 
         def command(**kwargs: Any) -> Any:
             ref = kwargs.pop("settings_file")
             values = loader(ref) if ref else {}
-            flags = {k: v for k, v in kwargs.items() if v is not None}
+            flags = {k: v for k, v in kwargs.items() if v is not None and v != ()}  # () : a list argument not given
             # a value read from the file is named by its FILE:LINE in errors (unless a flag replaced it)
             places = {k: p for k, p in values.places().items() if k not in flags} if isinstance(values, SettingsFile) else {}
             values.update(flags)
@@ -157,3 +167,21 @@ def settings_command(app: typer.Typer, name: str, settings_cls: type[T], help: s
         return fn
 
     return register
+
+
+def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
+    """The command-line parameter of one settings field: an option, or an argument (metadata `positional`)."""
+    help = f.metadata.get("help", "")
+    required = f.default is _MISSING and f.default_factory is _MISSING
+    tp = _cli_type(hint)
+    if f.metadata.get("positional"):  # e.g. `globmed-push data FOLDER`, `globmed review score SHEET...`
+        inner = _unwrap_optional(hint)
+        if typing.get_origin(inner) in (list, tuple):
+            tp = list[_cli_type(typing.get_args(inner)[0])]  # one or more values
+        param = typer.Argument(... if required else None, help=help, metavar=f.name.upper(), show_default=False)
+        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[tp],
+                                 default=param)
+    flag = _cli_name(f)
+    decls = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [flag]
+    param = typer.Option(None, *decls, help=help + _default_text(f), show_default=False)
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[tp], default=param)

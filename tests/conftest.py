@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 import pytest
 
 from globmed import sample
+from globmed.records import LETTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SOURCES = sample.SOURCES
@@ -45,7 +46,6 @@ _DROP_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_CACHE"
 # ---------------------------------------------------------------------------------------------
 # Items in the original formats
 # ---------------------------------------------------------------------------------------------
-LETTERS = "ABCDEFGHIJ"
 
 
 def medqa_item(question: str, options: list[str] | dict[str, Any], answer_idx: str | None, **extra: Any) -> dict:

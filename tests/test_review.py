@@ -68,20 +68,20 @@ def test_sample_writes_sheets_per_dataset_and_language(sheets):
 
 def test_sample_is_reproducible_and_refuses_to_overwrite(sample_data, sheets, tmp_path):
     from globmed.errors import GlobmedError
-    from globmed.review.sample import sample
+    from globmed.review.pick import pick
     from globmed.review.settings import ReviewSampleSettings
 
     again = tmp_path / "again"
-    sample(ReviewSampleSettings(data=sample_data, out=again, per_topic=2, seed=3))
+    pick(ReviewSampleSettings(data=sample_data, out=again, per_topic=2, seed=3))
     for name in ("medqa.sw.csv", "headqa.en.csv", "mednli.es.csv"):
         assert (again / name).read_bytes() == (sheets / name).read_bytes(), name
     with pytest.raises(GlobmedError, match="already holds review sheets"):
-        sample(ReviewSampleSettings(data=sample_data, out=again, per_topic=2, seed=3))
+        pick(ReviewSampleSettings(data=sample_data, out=again, per_topic=2, seed=3))
 
 
 def test_sample_from_a_translate_output_folder(tmp_path):
     """A `globmed translate` OUT folder works too: sources come from each line's trace."""
-    from globmed.review.sample import load_corpora
+    from globmed.review.pick import load_corpora
 
     out = tmp_path / "tr"
     (out / "medqa").mkdir(parents=True)
@@ -96,7 +96,7 @@ def test_sample_from_a_translate_output_folder(tmp_path):
 
 
 def test_choose_closest_to_centroid_ties_by_id_and_outliers():
-    from globmed.review.sample import choose
+    from globmed.review.pick import choose
 
     e = np.array([[1, 0], [0.9, 0.1], [0.6, 0.4], [0, 1], [0.1, 0.9], [0.5, 0.5]], dtype=float)
     e = e / np.linalg.norm(e, axis=1, keepdims=True)
@@ -110,7 +110,7 @@ def test_choose_closest_to_centroid_ties_by_id_and_outliers():
 
 def test_large_dataset_path_umap_hdbscan_on_the_real_model():
     """From --min-topic-docs items on, UMAP + HDBSCAN cluster the embeddings (here 4 clear themes x 25 items)."""
-    from globmed.review.sample import choose, embed, topics_for
+    from globmed.review.pick import choose, embed, topics_for
 
     themes = {
         "malaria": "A traveller returning from {p} has fever and chills; a blood smear shows Plasmodium parasites ({i}).",

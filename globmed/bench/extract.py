@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from .extract_rules import (BOX, CLOSERS, CONN, LATIN, LETTER, LETTERS, TERMINAL, Patterns, key, normalize,
                             patterns)
 
-__all__ = ["extract_answer", "strip_reasoning", "LETTERS"]
+__all__ = ["extract_answer", "strip_reasoning"]
 
 SHORT_RESPONSE = 300  # characters: an NLI response this short may name its label anywhere
 SHORT_LINE = 40  # a final line this short naming two letters is a conflict ("B and C")
@@ -248,54 +248,94 @@ def _option_letter(text: str, p: Patterns, listed: set[int]) -> tuple[bool, str 
     return found, last
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """An MCQA output as the layers read it."""
+    text: str
+    lines: list[str]  # its non-blank lines, stripped
+    listed: set[int]  # where the letters of an option list stand (`_listed`)
+    keys: list[str]  # the options' texts as compared (`key`)
+    n: int  # how many options there are
+
+
+# (decided, letter): a layer that decides ends the reading, and its decision may be None (unparsed)
+_Decision = tuple[bool, str | None]
+_UNDECIDED: _Decision = (False, None)
+
+
 def _mcqa(text: str, p: Patterns, options: list[str]) -> str | None:
     n = min(len(options), len(LETTERS)) or len(LETTERS)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    r = _Reading(text, [line.strip() for line in text.splitlines() if line.strip()], _listed(text, p),
+                 [key(o).strip(" .;:,!?") for o in options[:n]], n)
     # 1. statements: answer phrases, boxes, choices, conclusions; then letters given a verdict
-    listed = _listed(text, p)
-    keys = [key(o).strip(" .;:,!?") for o in options[:n]]
-    statements = _statements(text, p, listed, keys)
+    statements = _statements(text, p, r.listed, r.keys)
     last_line = text.rstrip().rfind("\n") + 1
-    if _LETTER_LIST.fullmatch(lines[-1]) and not any(s.strong and s.pos >= last_line for s in statements):
+    if _LETTER_LIST.fullmatch(r.lines[-1]) and not any(s.strong and s.pos >= last_line for s in statements):
         return None  # a final line listing letters ("B, D"), not one answering ("I chose C"): a conflict
     found, last = _decide(statements, n)
     if found:
         return last
     ruled_out = {s.letter for s in statements if s.negative}
-
-    def answer(letter: str | None) -> str | None:
-        return None if letter in ruled_out else _in_range(letter, n)
-
-    # 2. marked letters: a bare final line, option words, lines led by a letter, bracketed letters;
-    # none from an option list: where the text holds one, lines led by a letter are no answer
-    if not listed and (m := _LONE.match(lines[-1] if len(lines) > 1 else lines[-1].upper())):
-        return answer(m.group(1))
-    found, last = _option_letter(text, p, listed)
-    if found:
-        return answer(last)
-    named = {x for x in _STANDALONE.findall(lines[-1]) if x not in p.letter_words}
-    if len(lines[-1]) <= SHORT_LINE and len(named | set(_BRACKETED.findall(lines[-1]))) > 1:
-        return None
-    led_lines = [(m, line) for line in lines if (m := _LEAD.match(line) or _LONE.match(line))] if not listed else []
-    led = {m.group(1) for m, _ in led_lines if _in_range(m.group(1), n)}
-    if led:
-        if any(_other_text(line, m.end(1), m.group(1), keys) for m, line in led_lines):
-            return None  # "C. <option D's text>"
-        return answer(led.pop()) if len(led) == 1 else None
-    for line in reversed(lines):
-        marked = {x for x in _BRACKETED.findall(line) if _in_range(x, n)}
-        if marked:
-            return answer(marked.pop()) if len(marked) == 1 else None
-    # 3. refusals
-    if p.refusal.search(text):
-        return None
-    # 4. the option's text, after the last answer phrase or on a final line that names no letter
-    for region in _regions(text, p, lines):
-        hits = {i for i, k in enumerate(keys) if k and _contains(region, k, p.char_tokenized)}
-        hits = {i for i in hits if not any(keys[i] != keys[j] and keys[i] in keys[j] for j in hits)}
-        if hits:
-            return answer(LETTERS[hits.pop()]) if len(hits) == 1 else None
+    # 2. marked letters, 3. refusals, 4. the option's text; a letter ruled out in layer 1 is no answer
+    for layer in (_marked_letter, _refusal, _option_text):
+        found, letter = layer(r, p)
+        if found:
+            return None if letter in ruled_out else _in_range(letter, n)
     return None
+
+
+def _marked_letter(r: _Reading, p: Patterns) -> _Decision:
+    """Layer 2: a bare final line, option words, lines led by a letter, bracketed letters; none from an
+    option list: where the text holds one, lines led by a letter are no answer."""
+    final = r.lines[-1]
+    if not r.listed and (m := _LONE.match(final if len(r.lines) > 1 else final.upper())):
+        return True, m.group(1)
+    found, last = _option_letter(r.text, p, r.listed)
+    if found:
+        return True, last
+    named = {x for x in _STANDALONE.findall(final) if x not in p.letter_words}
+    if len(final) <= SHORT_LINE and len(named | set(_BRACKETED.findall(final))) > 1:
+        return True, None  # a short final line naming two letters ("B and C")
+    if not r.listed and (decision := _led_lines(r))[0]:
+        return decision
+    return _bracketed_line(r)
+
+
+def _led_lines(r: _Reading) -> _Decision:
+    """Lines that start with a letter ("B) Aspirin"), if they agree; a line led by a letter and followed by
+    another option's text ("C. <option D's text>") is a conflict."""
+    led_lines = [(m, line) for line in r.lines if (m := _LEAD.match(line) or _LONE.match(line))]
+    led = {m.group(1) for m, _ in led_lines if _in_range(m.group(1), r.n)}
+    if not led:
+        return _UNDECIDED
+    if any(_other_text(line, m.end(1), m.group(1), r.keys) for m, line in led_lines):
+        return True, None
+    return True, led.pop() if len(led) == 1 else None
+
+
+def _bracketed_line(r: _Reading) -> _Decision:
+    """The last line holding bracketed letters "(B)", if they agree."""
+    for line in reversed(r.lines):
+        marked = {x for x in _BRACKETED.findall(line) if _in_range(x, r.n)}
+        if marked:
+            return True, marked.pop() if len(marked) == 1 else None
+    return _UNDECIDED
+
+
+def _refusal(r: _Reading, p: Patterns) -> _Decision:
+    """Layer 3: a refusal anywhere is no answer."""
+    return (True, None) if p.refusal.search(r.text) else _UNDECIDED
+
+
+def _option_text(r: _Reading, p: Patterns) -> _Decision:
+    """Layer 4: the option's text, after the last answer phrase or on a final line that names no letter;
+    an option whose text lies inside another matching option's text is dropped; one must remain."""
+    for region in _regions(r.text, p, r.lines):
+        hits = {i for i, k in enumerate(r.keys) if k and _contains(region, k, p.char_tokenized)}
+        hits = {i for i in hits if not any(r.keys[i] != r.keys[j] and r.keys[i] in r.keys[j] for j in hits)}
+        if hits:
+            return True, LETTERS[hits.pop()] if len(hits) == 1 else None
+    return _UNDECIDED
 
 
 def _regions(text: str, p: Patterns, lines: list[str]) -> list[str]:

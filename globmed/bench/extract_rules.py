@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .. import languages
+from ..records import LETTERS
 
-LETTERS = "ABCDEFGHIJ"
 BOX = "\x01"  # what \boxed{...} becomes: an answer marker
 
 LATIN = "A-Za-z\u00c0-\u02af\u1e00-\u1eff"

@@ -30,8 +30,9 @@ from rich.console import Console
 from ..backends import GenerationSettings, Request, make_backend
 from ..errors import GlobmedError
 from ..io import write_json
+from ..records import LETTERS
 from ..runner import Job, Store, execute, request_key
-from .extract import LETTERS, extract_answer
+from .extract import extract_answer
 
 SYSTEM = "You check which answer a response gives. You never answer the question yourself."
 MCQA = """A model was asked the multiple-choice question below and gave the response below.

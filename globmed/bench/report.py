@@ -19,7 +19,7 @@ from .. import languages, registry
 from ..errors import GlobmedError
 from ..io import write_text
 from .metrics import accuracy_summary
-from .score import load_results, print_summary, score
+from .score import load_results, print_scores, score
 from .stats import compare_models, compare_to_reference
 
 Correctness = dict[str, dict[tuple[str, str], dict[str, list[bool | None]]]]  # model -> (dataset, lang) -> id -> runs
@@ -105,7 +105,7 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     elif rescore:
         score(out)
     results = load_results(out)
-    print_summary(out, console)
+    print_scores(out, console)
     judged = judge_rows(results)
     if judged:
         console.print(_judge_table(judged))

@@ -294,7 +294,7 @@ def _key(identity: dict[str, Any], plan: ConfigPlan, item: dict[str, Any], run: 
 
 def run_bench(settings: BenchSettings, console: Console | None = None, summary: bool = True) -> Path:
     """Evaluate, score and (with `summary`) print the per-language table; returns OUT."""
-    from .score import print_summary, score
+    from .score import print_scores, score
 
     console = console or Console()
     out = Path(settings.out)
@@ -322,7 +322,7 @@ def run_bench(settings: BenchSettings, console: Console | None = None, summary: 
         judge_unparsed(out, JudgeSpec(settings.judge, settings.judge_backend, settings.judge_base_url,
                                       settings.judge_api_key_env), console, settings.progress)
     if summary:
-        print_summary(out, console)
+        print_scores(out, console)
     if failed:  # results are written, but the run is not complete: say so with the exit status
         raise IncompleteRun(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "
                             f"wrong answers). Rerun the same command to retry them.")

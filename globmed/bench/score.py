@@ -215,7 +215,7 @@ def load_results(out: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist()
 
 
-def print_summary(out: Path, console: Console) -> None:
+def print_scores(out: Path, console: Console) -> None:
     """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) with the unparsed
     share and the share cut at the token budget; long-form ROUGE-L; the finish reasons of generated answers."""
     rows = load_results(out)

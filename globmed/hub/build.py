@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,8 +26,8 @@ from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
 from ..sources import read_dataset
 from ..sources._io import refuse_links_leaving
-from ..sources.layout import locate
-from ..translations import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
+from ..sources.layout import Located, locate
+from ..attach import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
 from .guards import data_loss, missing_table
 from .parquet import RowWriter, schema_for
@@ -47,6 +47,40 @@ class BuildResult:
     sources: Path | None = None
 
 
+@dataclass
+class ScreenedDataset:
+    """One dataset's records in a sources folder, screened as they are read."""
+
+    spec: registry.DatasetSpec
+    located: Located  # its files found there (and those left out)
+    screener: Screener  # counts and removals, complete once `records` is consumed
+    records: Iterator[Record]  # the records kept, read lazily
+
+
+def open_sources(path: Path, follow_symlinks: bool = False) -> Path:
+    """The sources folder (`sample`: the shipped one), checked: it exists and, unless `follow_symlinks`,
+    no symlink in it leads outside."""
+    sources = sources_folder(path)
+    if not sources.is_dir():
+        raise GlobmedError(f"{sources}: sources folder not found")
+    if not follow_symlinks:
+        refuse_links_leaving(sources)
+    return sources
+
+
+def screen_dataset(sources: Path, name: str, required: bool = False) -> ScreenedDataset | None:
+    """Dataset `name` read from `sources` (a folder checked by `open_sources`) and screened; None when the
+    folder holds none of its files (an error when `required`: the dataset was asked for by name)."""
+    spec = registry.get(name)
+    located = locate(sources, spec)
+    if not located.files:
+        if required:
+            raise GlobmedError(f"{sources}: no source files for {name} (looked for {', '.join(spec.files)})")
+        return None
+    screener = Screener(located.screening_spec)
+    return ScreenedDataset(spec, located, screener, iter(screener(read_dataset(sources, spec, located))))
+
+
 def config_name(dataset: str, language: str) -> str:
     return f"{dataset}.{language}"
 
@@ -56,18 +90,14 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
     out = Path(settings.out)
     if out.exists() and not settings.overwrite:
         raise GlobmedError(f"{out}: already exists (pass --overwrite to replace it)")
-    sources = sources_folder(settings.sources)
-    if not sources.is_dir():
-        raise GlobmedError(f"{sources}: sources folder not found")
+    sources = open_sources(settings.sources, settings.follow_symlinks)
     wanted = registry.parse_datasets(settings.datasets)
     langs = languages.parse_languages(settings.languages)
     folders = [sources / "translations", *map(Path, settings.translations)]
     for folder in folders[1:]:
         if not folder.is_dir():
             raise GlobmedError(f"{folder}: translation folder not found")
-    if not settings.follow_symlinks:
-        refuse_links_leaving(sources)
-        for folder in folders[1:]:
+        if not settings.follow_symlinks:
             refuse_links_leaving(folder, "translation folder")
     explicit = settings.datasets not in (None, "all")
 
@@ -81,16 +111,13 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
         console.print(f"[yellow]removed {escape(str(folder))}, left by a build that did not finish[/]")
     with atomic_dir(out, overwrite=settings.overwrite) as tmp:
         for name in wanted:
-            spec = registry.get(name)
-            located = locate(sources, spec)
-            if not located.files:
-                if explicit:
-                    raise GlobmedError(f"{sources}: no source files for {name} (looked for {', '.join(spec.files)})")
+            screened = screen_dataset(sources, name, required=explicit)
+            if screened is None:
                 missing.append(name)
                 continue
-            screener = Screener(located.screening_spec)
+            spec, located, screener = screened.spec, screened.located, screened.screener
             screeners.append(screener)
-            kept = list(screener(read_dataset(sources, spec, located)))
+            kept = list(screened.records)
             console.print(f"[bold]{name}[/]: read {screener.read}, kept {screener.kept}, removed {len(screener.removals)}")
             losses += data_loss(name, screener.summary())
             if losses and not settings.allow_partial:
@@ -182,7 +209,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise GlobmedError(f"{path}: broken manifest ({exc})") from None
 
 
-def print_summary(result: BuildResult, console: Console) -> None:
+def print_build_result(result: BuildResult, console: Console) -> None:
     """The per-config row-count table and the screening table."""
     langs = sorted({c.split(".", 1)[1] for c in result.configs}, key=lambda c: (
         languages.get(c).resource != "high", c) if c in languages.codes() else (True, c))

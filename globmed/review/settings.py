@@ -1,4 +1,4 @@
-"""Settings of `globmed review sample` (one dataclass per command; see globmed.settings)."""
+"""Settings of the `globmed review` commands (one dataclass per command; see globmed.settings)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,20 @@ class ReviewSampleSettings:
             raise ValueError("--per-topic must be at least 1")
         if self.reviewers < 2:
             raise ValueError("--reviewers must be at least 2 (each item is rated by two or more experts)")
+
+
+@dataclass
+class ReviewScoreSettings:
+    sheets: list[Path] = field(metadata={"help": "filled review sheets (.csv/.xlsx) or folders of them",
+                                         "positional": True})
+    threshold: float = field(default=3.0, metadata={"help": "list items whose mean score on any scale is below this"})
+    out: Path | None = field(default=None, metadata={"help": "also write the report as JSON here"})
+
+
+@dataclass
+class ReviewRankSettings:
+    out: Path = field(metadata={"help": "a `globmed translate` output folder", "positional": True})
+    top: int = field(default=20, metadata={"help": "show this many (0: all)"})
+    datasets: str = field(default="all", metadata={"help": "comma-separated datasets, or all"})
+    languages: str = field(default="all", metadata={"help": "comma-separated language codes, or all"})
+    csv: Path | None = field(default=None, metadata={"help": "write the whole ranking as CSV"})

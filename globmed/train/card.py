@@ -139,40 +139,58 @@ def saved_dtype(folder: Path) -> str:
 def write_model_card(folder: Path, report: dict[str, Any] | None = None, results: Path | None = None,
                      template: Path | None = None, name: str | None = None, results_model: str | None = None) -> Path:
     """Write FOLDER/README.md from the template (report: FOLDER/train_report.json when not given)."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
     folder = Path(folder)
-    if report is None:
-        path = folder / "train_report.json"
-        if not path.exists():
-            path = folder.parent / "train_report.json"  # a merged model inside the training output
-        if not path.exists():
-            raise GlobmedError(f"{folder}: no train_report.json (is this a `globmed train sft` output?)")
-        report = json.loads(path.read_text(encoding="utf-8"))
+    report = report if report is not None else read_train_report(folder)
     name = name or report["settings"].get("model_name") or folder.name
     evals, result_rows = eval_results(results, results_model or name) if results else ([], [])
-    mix, hyper, training, hw = report["language_mix"], report["hyperparameters"], report["training"], report["hardware"]
-    langs = [c for c in mix["languages"] if c in languages.codes()]
-    base = report["base_model"]
+    card = ModelCard.from_template(card_data(report, name, evals), template_path=str(template_path(template)),
+                                   **template_values(report, name, folder, result_rows))
+    write_text(folder / CARD, str(card))
+    return folder / CARD
+
+
+def read_train_report(folder: Path) -> dict[str, Any]:
+    """FOLDER/train_report.json, or the training output's when FOLDER is its merged/ model."""
+    path = folder / "train_report.json"
+    if not path.exists():
+        path = folder.parent / "train_report.json"  # a merged model inside the training output
+    if not path.exists():
+        raise GlobmedError(f"{folder}: no train_report.json (is this a `globmed train sft` output?)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def card_data(report: dict[str, Any], name: str, evals: list[Any]) -> Any:
+    """The card's metadata block (huggingface_hub ModelCardData): base model, languages, licence, tags and
+    the model-index of `evals`."""
+    from huggingface_hub import ModelCardData
+
+    hyper, base = report["hyperparameters"], report["base_model"]
+    langs = [c for c in report["language_mix"]["languages"] if c in languages.codes()]
     licence, licence_name, licence_link = licence_of(base)
-    restricted = registry.restricted(report["datasets"])
     tags = ["medical", "multilingual", "globmed", "trl", "sft"] + (["lora"] if hyper.get("peft") != "none" else [])
-    if restricted:
+    if registry.restricted(report["datasets"]):
         tags.append("restricted-training-data")
     data = report.get("data") or ""
-    card_data = ModelCardData(
+    return ModelCardData(
         model_name=name, base_model=None if base.startswith("tiny") else base, language=langs or None,
         license=licence, license_name=licence_name, license_link=licence_link,
         datasets=[data] if data and "/" in data and not Path(data).exists() else None,
         library_name="peft" if hyper.get("peft") != "none" else "transformers", pipeline_tag="text-generation",
         tags=tags, eval_results=evals or None, metrics=sorted({e.metric_type for e in evals}) or None,
     )
+
+
+def template_values(report: dict[str, Any], name: str, folder: Path,
+                    result_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The values the card template fills in: the method, the data, the tables."""
+    mix, hyper, training = report["language_mix"], report["hyperparameters"], report["training"]
+    base, data = report["base_model"], report.get("data") or ""
     method = "LoRA" if hyper.get("peft") == "lora" else "QLoRA" if hyper.get("peft") == "qlora" else "full-parameter"
     if report.get("distill_data"):
         method += ", distillation-enhanced"
-    seconds = training.get("seconds") or 0
-    card = ModelCard.from_template(
-        card_data, template_path=str(template_path(template)),
+    return dict(
         model_name=name, base_model=base, method=method, n_languages=len(mix["languages"]),
         globmed_version=report["globmed_version"], sample="sample" in str(data).lower() or base.startswith("tiny"),
         data=data or "(distillation data only)", split=report.get("split"),
@@ -185,23 +203,28 @@ def write_model_card(folder: Path, report: dict[str, Any] | None = None, results
         dataset_table=_table(["dataset", *mix["languages"]],
                              [[d, *[counts.get(c, 0) for c in mix["languages"]]] for d, counts in mix["datasets"].items()]),
         hyper_table=_table(["hyperparameter", "value"], [[k, v] for k, v in hyper.items()]),
-        hardware_table=_table(["", ""], [
-            ["hardware", hw.get("gpu") or f"CPU ({hw.get('cpu')}, {hw.get('cpu_count')} cores)"],
-            ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")],
-            ["saved weights", saved_dtype(folder)],
-            ["platform", hw.get("platform")], ["torch", hw.get("torch")],
-            ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)" + (
-                f"; resumed at step {training['resumed_from_step']} (the time includes the attempts before)"
-                if training.get("resumed_from_step") else "")], ["optimizer steps", training.get("steps")],
-            ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
-            ["final training loss", training.get("final_loss")], ["date", report.get("created")]]),
+        hardware_table=_hardware_table(report, folder),
         results_table=_table(["dataset", "language", "metric", "value", "runs"],
                              [[r["dataset"], r["language"], r["metric"], r["value"], r["runs"]] for r in result_rows])
         if result_rows else "",
         licence_notes=licence_notes(report),
     )
-    write_text(folder / CARD, str(card))
-    return folder / CARD
+
+
+def _hardware_table(report: dict[str, Any], folder: Path) -> str:
+    """Where and how long it trained, the saved weights' dtype, the steps, tokens and final loss."""
+    hw, training = report["hardware"], report["training"]
+    seconds = training.get("seconds") or 0
+    resumed = (f"; resumed at step {training['resumed_from_step']} (the time includes the attempts before)"
+               if training.get("resumed_from_step") else "")
+    return _table(["", ""], [
+        ["hardware", hw.get("gpu") or f"CPU ({hw.get('cpu')}, {hw.get('cpu_count')} cores)"],
+        ["processes", hw.get("num_processes")], ["parallelism", hw.get("parallelism", "-")],
+        ["saved weights", saved_dtype(folder)],
+        ["platform", hw.get("platform")], ["torch", hw.get("torch")],
+        ["training time", f"{seconds / 3600:.2f} h ({seconds:.0f} s)" + resumed], ["optimizer steps", training.get("steps")],
+        ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
+        ["final training loss", training.get("final_loss")], ["date", report.get("created")]])
 
 
 def check_model_folder(folder: Path) -> None:

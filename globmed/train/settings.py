@@ -1,4 +1,4 @@
-"""Settings of `globmed train sft` and `globmed train distill` (one dataclass per command, TRL's style).
+"""Settings of `globmed train sft`, `distill` and `card` (one dataclass per command, TRL's style).
 
 A recipe is a YAML file of SFTSettings fields. `--recipe NAME` reads the shipped
 `globmed/recipes/NAME.yaml` (so `--recipe qwen3-4b` works after a plain pip install); a path to a
@@ -194,3 +194,16 @@ class DistillSettings(DataSettings):
         if self.translate != "no" and not self.translate_model:
             raise ValueError("give the translator with --translate-model (the paper: GPT-5, i.e. --translate-backend "
                              "openai --translate-model gpt-5), or --translate no to keep the English traces")
+
+
+@dataclass
+class CardSettings:
+    """Settings of `globmed train card`."""
+
+    model_dir: Path = field(metadata={"help": "a `globmed train sft` output folder (or its merged/ model)",
+                                      "positional": True})
+    results: Path | None = field(default=None, metadata={"help": "a `globmed bench run` results folder of this model"})
+    results_model: str | None = field(default=None, metadata={
+        "help": "the model's name in RESULTS (when it holds several)"})
+    template: Path | None = field(default=None, metadata={"help": "card template (default: the shipped one)"})
+    name: str | None = field(default=None, metadata={"help": "model name in the card"})

@@ -11,11 +11,12 @@ import json
 import re
 from typing import Any
 
+from ..records import LETTERS
+
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _LETTER_PREFIX = re.compile(r"^\s*(?:\(?[A-Ja-j]\)|[A-Ja-j][.:)]|\d{1,2}[.:)])\s+")
-LETTERS = "ABCDEFGHIJ"
 
 
 def _candidates(text: str) -> list[str]:

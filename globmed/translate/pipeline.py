@@ -328,11 +328,12 @@ def translate(settings: TranslateSettings, console: Console | None = None) -> di
         "files": [str(f.relative_to(out)) for f in files],
     }
     write_json(out / MANIFEST, summary)
-    print_summary(summary, console)
+    print_translation_run(summary, console)
     return summary
 
 
-def print_summary(summary: dict[str, Any], console: Console) -> None:
+def print_translation_run(summary: dict[str, Any], console: Console) -> None:
+    """The run's table: pairs, outcomes, calls, tokens, cost and time (from the summary in OUT/globmed.json)."""
     c, u = summary["counts"], summary["usage"]
     table = Table(title="Translation run")
     table.add_column("what")

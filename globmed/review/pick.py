@@ -195,7 +195,9 @@ def choose(ids: list[str], embeddings: np.ndarray, topics: list[int], per_topic:
     return chosen
 
 
-def sample(settings: ReviewSampleSettings, console: Console | None = None) -> dict[str, Any]:
+def pick(settings: ReviewSampleSettings, console: Console | None = None) -> dict[str, Any]:
+    """Pick the items to review in each dataset and write one sheet per dataset x language; the summary
+    (topics, items chosen, sheets) is returned and written to OUT/sample.json."""
     console = console or Console()
     out = Path(settings.out)
     if out.exists() and (any(out.glob("*.csv")) or any(out.glob("*.xlsx"))):
