@@ -178,10 +178,10 @@ def bench_report(
     from .bench.report import report
 
     if repair:
-        from .bench.run import STORE, report_repair
-        from .runner import Store
+        from .bench.run import report_repair
+        from .core.resultsfolder import ResultsFolder
 
-        store = Store(Path(out) / STORE, repair=True)
+        store = ResultsFolder(out).open_store(repair=True)
         report_repair(store, console)
         store.close()
     spec = JudgeSpec(judge, judge_backend, judge_base_url, judge_api_key_env) if judge else None
