@@ -7,17 +7,19 @@ A value that cannot be meant (a concurrency of 0, no runs) is an error naming th
 fallback. The window is either a number of requests in flight or "adaptive".
 
 The evaluation id names what the results of a run are: every setting that shapes a request (the model's
-identity, every generation setting of every task, the mode, the data and its revision, the split) or a
-score (the BERTScore model). How many runs, items, datasets and languages are selected, and how
-requests are sent (window, rate limits, retries, timeouts, progress) do not enter it: a larger run of
-the same shape extends the same evaluation.
+identity, its campaign generation settings, each task's token budget, temperature, top-p, seed, reasoning
+effort, thinking switch, the mode, the data and its revision, the split) or a score (the BERTScore model).
+How many runs, items, datasets and languages are selected, and how requests are sent (window, rate limits,
+retries, timeouts, progress) do not enter it: a larger run of the same shape extends the same evaluation.
+Settings the id covers since this version (top-p, BERTScore) enter it only when set, so a results folder
+written before keeps its ids and a rerun resumes it (tests/test_resolve.py pins that).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from ..backends import GenerationSettings, backend_class
@@ -51,6 +53,10 @@ class ResolvedRun:
     max_retries: int
     deadline: float
     progress: bool
+    # the settings' own values where the entry may override them: the evaluation id names them as given
+    top_p: float | None
+    enable_thinking: bool | None
+    reasoning_effort: str | None
 
     @property
     def name(self) -> str:
@@ -82,38 +88,19 @@ class ResolvedRun:
             how = "loglik scoring of the options (MCQA/NLI: deterministic, the runs repeat one another); generation: " + how
         return how
 
-    def shape(self, identity: Mapping[str, Any], data: DataFolder) -> dict[str, Any]:
-        """Everything that makes the requests and scores of this run what they are (see the module docstring)."""
-        return {"name": self.name, "identity": dict(identity), "mode": self.mode,
-                "generations": {task: asdict(gen) for task, gen in sorted(self.generations.items())},
-                "data": data.ref, "data_revision": data.revision, "split": self.split,
-                "bertscore": dict(self.bertscore) if self.bertscore else None}
-
-
-def eval_id(shape: Mapping[str, Any]) -> str:
-    return hashlib.sha256(_canonical(shape).encode()).hexdigest()[:16]
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def same_shape(evaluation: Mapping[str, Any], shape: Mapping[str, Any], splits: Mapping[str, str]) -> bool:
-    """Whether a recorded evaluation has this shape: then the run continues it under its id, whatever formula
-    named it (results written by globmed before the id covered every setting keep their evaluations).
-    `splits`: config -> the split this run evaluates, for records that predate the recorded split."""
-    keys = ("name", "identity", "mode", "data", "data_revision")
-    if any(_canonical(evaluation.get(k)) != _canonical(shape[k]) for k in keys):
-        return False
-    if _canonical(evaluation.get("bertscore")) != _canonical(shape["bertscore"]):
-        return False
-    recorded = evaluation.get("generations") or {}
-    if not recorded or any(task not in shape["generations"] or _canonical(gen) != _canonical(shape["generations"][task])
-                           for task, gen in recorded.items()):
-        return False
-    if "split" in evaluation:
-        return evaluation["split"] == shape["split"]
-    return all(splits.get(f"{c['dataset']}.{c['language']}", c["split"]) == c["split"] for c in evaluation["configs"])
+    def evaluation_id(self, identity: Mapping[str, Any], data: DataFolder, tasks: list[str]) -> str:
+        """The id of this run's evaluation of `tasks` (see the module docstring)."""
+        parts: dict[str, Any] = {
+            "name": self.name, "identity": dict(identity), "generation": self.entry.generation, "mode": self.mode,
+            "budgets": {task: self.generations[task].max_tokens for task in tasks}, "temperature": self.temperature,
+            "data": data.ref, "data_revision": data.revision, "split": self.split, "seed": self.seed,
+            "enable_thinking": self.enable_thinking, "reasoning_effort": self.reasoning_effort}
+        # Left out while unset, so that the ids of results written before the id covered them stay the same.
+        if self.top_p is not None:
+            parts["top_p"] = self.top_p
+        if self.bertscore:
+            parts["bertscore"] = dict(self.bertscore)
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def entries_from(settings: BenchSettings) -> list[ModelEntry]:
@@ -161,7 +148,8 @@ def resolve(entry: ModelEntry, settings: BenchSettings) -> ResolvedRun:
         seed=settings.seed, temperature=temperature, greedy=settings.greedy,
         generations={task: _generation(entry, settings, task, temperature) for task in TASKS},
         split=settings.split, bertscore=bertscore, concurrency=ADAPTIVE if concurrency is None else concurrency,
-        rpm=rpm, tpm=tpm, max_retries=settings.max_retries, deadline=settings.deadline, progress=settings.progress)
+        rpm=rpm, tpm=tpm, max_retries=settings.max_retries, deadline=settings.deadline, progress=settings.progress,
+        top_p=settings.top_p, enable_thinking=settings.enable_thinking, reasoning_effort=settings.reasoning_effort)
 
 
 def _given(entry_value: Any, settings_value: Any) -> Any:

@@ -33,7 +33,7 @@ from ..errors import GlobmedError, IncompleteRun
 from ..runner import DEFAULT_DEADLINE, Job, RateLimiter, Store, execute, request_key
 from ..tasks import get_task, prompt_hash, template_hash
 from .paper import bench_datasets
-from .resolve import ResolvedRun, entries_from, eval_id, resolve, same_shape
+from .resolve import ResolvedRun, entries_from, resolve
 
 
 @dataclass
@@ -229,9 +229,7 @@ def _evaluate(run: ResolvedRun, data: DataFolder, plans: list[ConfigPlan], store
     backend = make_backend(entry.backend, entry.model, **run.backend_options)
     try:
         identity = backend.identity()
-        shape = run.shape(identity, data)
-        splits = {config_name(p.dataset, p.language): p.split for p in plans}
-        eid = next((k for k, ev in manifest["evaluations"].items() if same_shape(ev, shape, splits)), eval_id(shape))
+        eid = run.evaluation_id(identity, data, sorted({registry.get(p.dataset).task for p in plans}))
         keys = _write_plan(store, eid, identity, build_requests(plans, run, backend.supports_loglik))
         total = len(keys)
         evaluation = _evaluation_record(run, identity, data, plans, missing, backend.supports_loglik)
