@@ -49,7 +49,7 @@ def push_data(settings: PushSettings) -> None:
 def push_results(settings: PushSettings) -> None:
     from .core.resultsfolder import ResultsFolder
 
-    if not ResultsFolder(settings.folder).has_results():
+    if not ResultsFolder(settings.folder).is_results_folder():
         raise GlobmedError(f"{settings.folder}: not a results folder (no results/); run `globmed bench run` first")
     report(push_folder(settings, "dataset"))
 

@@ -118,7 +118,13 @@ class ResultsFolder:
             pq.write_table(table, tmp, compression="zstd")
 
     def has_results(self) -> bool:
+        """Whether the `results` config has a file (what the Space needs to show OUT)."""
         return any((self.path / RESULTS_CONFIG).glob("*.parquet"))
+
+    def is_results_folder(self) -> bool:
+        """Whether OUT has a `results` config folder, even an empty one (`globmed-push results` then lets its
+        guards read whatever else is there: a damaged folder is refused for what it holds)."""
+        return (self.path / RESULTS_CONFIG).is_dir()
 
     def read_results(self) -> list[dict[str, Any]]:
         """Every row of the `results` config."""
