@@ -12,7 +12,7 @@ changes when the module is loaded). Printed:
   package-level cycles among them;
 - layouts: which modules spell the on-disk names of the folders globmed writes (`globmed.json`,
   `requests.sqlite`, `details.`, `.cache`, `results/`): after issue 17 only globmed/core/ should.
-Exit status 0 always: this is a view, not a check (tests/test_layouts.py holds the checks).
+Exit status 0 always: this is a view, not a check (tests/test_structure.py holds the checks).
 """
 
 from __future__ import annotations
