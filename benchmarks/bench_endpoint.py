@@ -67,10 +67,10 @@ GEN_TASK = "globmed_medqa_en_gen"
 def write_gen_task(cache: Path, built: Path) -> tuple[Path, str, list[list[dict[str, str]]]]:
     """A generate_until task whose user message and system instruction are globmed's."""
     from globmed import languages, registry
-    from globmed.bench.data import load_items, open_source
-    from globmed.bench.tasks import get_task
+    from globmed.core.datafolder import open_data
+    from globmed.tasks import get_task
 
-    items = load_items(open_source(str(built)), "medqa.en", "test")
+    items = open_data(str(built)).items("medqa.en", "test")
     lang, spec, task = languages.get("en"), registry.get("medqa"), get_task("mcqa")
     messages = [task.messages(item, lang, spec) for item in items]
     system = messages[0][0]["content"]

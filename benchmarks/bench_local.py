@@ -16,7 +16,7 @@ What it measures (issue 3, "Performance")
 How the prompts are made identical
   globmed's transformers backend is run with the backend option use_chat_template=False (set
   through a one-model campaign file, `--models`), so the prompt is the raw text
-  system + "\n\n" + user (globmed.bench.tasks.mcqa.prompt), ending in "Answer:". The lm-eval
+  system + "\n\n" + user (globmed.tasks.mcqa.prompt), ending in "Answer:". The lm-eval
   task's doc_to_text is exactly that string (written per item into the task's jsonl and rendered
   with "{{prompt}}"); the script asserts that the contexts lm-eval builds are byte-identical to
   what globmed's backend renders. globmed scores " A" when the prompt does not end in whitespace,
@@ -72,7 +72,7 @@ def globmed_cli() -> str:
 def raw_prompt(item: dict[str, Any]) -> str:
     """What globmed's transformers backend sends with use_chat_template=False (checked later)."""
     from globmed import languages, registry
-    from globmed.bench.tasks import get_task
+    from globmed.tasks import get_task
 
     lang, spec = languages.get("en"), registry.get("medqa")
     messages = get_task("mcqa").messages(item, lang, spec)
@@ -150,11 +150,11 @@ def globmed_prompts(cache: Path) -> list[dict[str, Any]]:
     from globmed import languages, registry
     from globmed.backends import GenerationSettings, Request
     from globmed.backends.transformers_local import TransformersBackend
-    from globmed.bench.data import load_items, open_source
-    from globmed.bench.tasks import get_task
+    from globmed.core.datafolder import open_data
+    from globmed.tasks import get_task
 
-    source = open_source(str(cache / "globmed"))
-    items = load_items(source, "medqa.en", "test")
+    source = open_data(str(cache / "globmed"))
+    items = source.items("medqa.en", "test")
     backend = TransformersBackend(model=str(cache / "tiny-model"), use_chat_template=False)
     lang, spec, task = languages.get("en"), registry.get("medqa"), get_task("mcqa")
     out = []

@@ -214,9 +214,9 @@ def main() -> None:
     res: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
         with Server(LATENCY, CAPACITY, "queue", work / "server.log") as server:
-            from globmed.bench.data import load_items, open_source
+            from globmed.core.datafolder import open_data
 
-            n_items = len(load_items(open_source(str(built)), "medqa.en", "test"))
+            n_items = len(open_data(str(built)).items("medqa.en", "test"))
             total = n_items * args.runs
             print(f"store overhead: {total} requests per run, {args.repeats} pairs (sqlite, memory) ...", flush=True)
             run_in_process(server.base_url, built, work / "warmup", args.runs, MemoryStore)  # imports, caches

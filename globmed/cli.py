@@ -153,10 +153,10 @@ def bench_report(settings: ReportSettings) -> None:
     from .bench.report import report
 
     if settings.repair:
-        from .bench.run import STORE, report_repair
-        from .runner import Store
+        from .bench.run import report_repair
+        from .core.resultsfolder import ResultsFolder
 
-        store = Store(Path(settings.out) / STORE, repair=True)
+        store = ResultsFolder(settings.out).open_store(repair=True)
         report_repair(store, console)
         store.close()
     report(settings.out, rescore=settings.rescore, method=settings.correction, console=console, paper=settings.paper,

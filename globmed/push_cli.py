@@ -47,7 +47,9 @@ def push_data(settings: PushSettings) -> None:
 @settings_command(app, "results", PushSettings,
                   help="Publish a `globmed bench run` results folder (configs results + details.*) as a dataset repo.")
 def push_results(settings: PushSettings) -> None:
-    if not (settings.folder / "results").is_dir():
+    from .core.resultsfolder import ResultsFolder
+
+    if not ResultsFolder(settings.folder).is_results_folder():
         raise GlobmedError(f"{settings.folder}: not a results folder (no results/); run `globmed bench run` first")
     report(push_folder(settings, "dataset"))
 
@@ -59,9 +61,9 @@ def main() -> None:
 @settings_command(app, "model", PushSettings,
                   help="Publish a model trained by `globmed train sft` (weights or adapter + model card) as a model repo.")
 def push_model(settings: PushSettings) -> None:
-    from .train.card import check_model_folder
+    from .core import modelfolder
 
-    check_model_folder(settings.folder)
+    modelfolder.check(settings.folder)
     report(push_folder(settings, "model"))
 
 

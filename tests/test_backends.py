@@ -17,10 +17,11 @@ from rich.console import Console
 
 from globmed import languages, registry
 from globmed.backends import GenerationSettings, Request, make_backend
-from globmed.bench.run import BenchSettings, build_requests, entries_from, plan_configs, run_bench
-from globmed.bench.data import open_source
-from globmed.bench.score import load_results
-from globmed.bench.tasks import get_task
+from globmed.bench.resolve import entries_from, resolve
+from globmed.bench.run import BenchSettings, build_requests, plan_configs, run_bench
+from globmed.core.datafolder import open_data
+from globmed.core.resultsfolder import ResultsFolder
+from globmed.bench.grading import score_choices
 from tests.conftest import cli_env, gold_responder, load_config, run_cli
 from tests.support.hub_server import HubServer, inference_endpoints_url
 
@@ -78,7 +79,7 @@ def test_tgi_backend_against_transformers_serve(served, tiny_model, sample_data,
                    "--model", tiny_model, "--datasets", "medqa", "--languages", "en", "--limit", "2", "--runs", "1",
                    "--max-tokens", "3", "--concurrency", "2", "--no-progress"], env)
     assert res.returncode == 0, str(res)
-    (row,) = load_results(out)
+    (row,) = ResultsFolder(out).read_results()
     assert row["backend"] == "tgi" and row["n"] == 2 and row["errors"] == 0 and row["answered"] == 2
     assert row["tokens_out"] == 2 * 3
 
@@ -87,8 +88,8 @@ def test_tgi_backend_against_transformers_serve(served, tiny_model, sample_data,
 def plan(sample_data: Path, tmp_path: Path, datasets: str, langs: str, limit: int, mode: str):
     settings = BenchSettings(data=str(sample_data), out=tmp_path, model="local", datasets=datasets, languages=langs,
                              limit=limit, runs=1, mode=mode, max_tokens=4)
-    plans = plan_configs(open_source(str(sample_data)), settings, tmp_path)
-    return list(build_requests(plans, entries_from(settings)[0], settings, 1, supports_loglik=True))
+    plans = plan_configs(open_data(str(sample_data)), settings, ResultsFolder(tmp_path))
+    return list(build_requests(plans, resolve(entries_from(settings)[0], settings), supports_loglik=True))
 
 
 @pytest.mark.slow
@@ -127,10 +128,9 @@ def test_transformers_backend_loglik_is_one_forward_pass(tiny_model, sample_data
             assert all(len(i) == len(prompt_ids) + 1 for i in ids)  # option letters are single tokens
         assert resp.scores == pytest.approx(expected, abs=1e-4), (cfg.dataset, cfg.language, item["id"])
         spec, lang = registry.get(cfg.dataset), languages.get(cfg.language)
-        task = get_task(spec.task)
         names = list(req.choices) if spec.task == "mcqa" else list(spec.labels)
         best = max(range(len(expected)), key=lambda i: expected[i])
-        assert task.score_choices(resp.scores, item, lang, spec).pred == names[best]
+        assert score_choices(spec.task, resp.scores, item, lang, spec).pred == names[best]
         assert resp.finish_reason == "loglik" and resp.tokens_in == len(prompt_ids)
     assert sum(rows) == expected_rows  # one sequence per item (batched), none per option letter
     assert len(rows) < len(planned)  # batched
@@ -187,7 +187,7 @@ def test_anthropic_backend_against_messages_api(openai_server, sample_data, tmp_
     assert body["model"] == "claude-test" and body["max_tokens"] == 16 and body["system"]
     assert body["temperature"] == 0.0  # --greedy, sent in the body (anthropic>=1.0 has no temperature argument)
     assert [m["role"] for m in body["messages"]] == ["user"]  # the system prompt goes apart
-    rows = load_results(out)
+    rows = ResultsFolder(out).read_results()
     assert all(r["errors"] == 0 and r["backend"] == "anthropic" and r["tokens_in"] > 0 for r in rows)
     nli = [r for r in rows if r["dataset"] == "mednli"]
     assert all(r["unparsed"] == 0 for r in nli)  # "entailment" is read in every language
@@ -205,7 +205,7 @@ def test_openai_loglik_via_top_logprobs(openai_server, sample_data, tmp_path):
     assert len(calls) == 16
     assert all(r["json"]["logprobs"] is True and r["json"]["top_logprobs"] == 20 and r["json"]["max_tokens"] == 1
                and r["json"]["temperature"] == 0.0 for r in calls)
-    rows = load_results(tmp_path / "out")
+    rows = ResultsFolder(tmp_path / "out").read_results()
     assert all(r["mode"] == "loglik" and r["accuracy"] == 1.0 and r["unparsed"] == 0 for r in rows)
     details = pq.read_table(tmp_path / "out" / "details.medqa.en").to_pylist()
     for d in details:  # the scripted distribution: the answer at -0.05, then A-J in order, 0.5 apart

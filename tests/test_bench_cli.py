@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from globmed.bench.data import open_source
+from globmed.core.datafolder import open_data
 from globmed.bench.report import compare
 from globmed.errors import GlobmedError
 from globmed.bench.run import BenchSettings, run_bench
-from globmed.bench.score import load_results
+from globmed.core.resultsfolder import ResultsFolder
 from tests.conftest import cli_env, gold_responder, run_cli
 
 
@@ -84,7 +84,7 @@ def test_campaign_runs_two_models_as_one_job(campaign_run, sample_data):
     assert not any("temperature" in r["json"] for r in server_a.chat_requests())  # independent samples
     assert all(r["headers"]["authorization"] == f"Bearer {key}" for r in server_a.chat_requests())
 
-    rows = load_results(out)
+    rows = ResultsFolder(out).read_results()
     assert len(rows) == 2 * 9 * 2  # models x configs x runs
     by_model = {m: [r for r in rows if r["model"] == m] for m in ("always-a", "oracle")}
     a, b = by_model["always-a"][0], by_model["oracle"][0]
@@ -96,7 +96,7 @@ def test_campaign_runs_two_models_as_one_job(campaign_run, sample_data):
     assert all(r["cost_usd"] is None for r in by_model["oracle"])
 
     # The reproducibility record of every row.
-    revision = open_source(str(sample_data)).revision
+    revision = open_data(str(sample_data)).revision
     for r in rows:
         assert r["seed"] == 7 + r["run"] and r["data_revision"] == revision and r["data"] == str(sample_data)
         assert re.fullmatch(r"[0-9a-f]{16}", r["prompt_template_hash"])
@@ -152,7 +152,7 @@ def test_unparsed_answers_are_counted_not_errors(openai_server, sample_data, tmp
               "--model", "babbler", "--datasets", "medqa,mednli", "--languages", "en,sw", "--limit", "3", "--runs", "1",
               "--no-progress")
     assert res.returncode == 0, str(res)
-    rows = load_results(out)
+    rows = ResultsFolder(out).read_results()
     assert len(rows) == 4
     for r in rows:
         assert r["unparsed_rate"] == 1.0 and r["unparsed"] == 3 and r["accuracy"] == 0.0
@@ -170,5 +170,5 @@ def test_a_quick_look_then_the_full_run_into_the_same_out(openai_server, sample_
     assert len(server.chat_requests()) == 2
     run_bench(BenchSettings(**base), Console(file=io.StringIO()))
     assert len(server.chat_requests()) == 10
-    (row,) = load_results(tmp_path / "out")
+    (row,) = ResultsFolder(tmp_path / "out").read_results()
     assert row["n"] == 10 and row["answered"] == 10 and row["missing"] == 0

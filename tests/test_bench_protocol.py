@@ -14,7 +14,8 @@ import yaml
 from globmed import registry
 from globmed.bench.campaign import ModelEntry
 from globmed.bench.paper import compare_with_paper, paper
-from globmed.bench.run import BenchSettings, decoding, generation_for
+from globmed.bench.resolve import resolve
+from globmed.bench.run import BenchSettings
 from tests.conftest import gold_responder
 
 PAPER_SIX = {"bionli", "mednli", "headqa", "medexpqa", "medqa", "mmlu_pro"}  # the paper's bench datasets
@@ -77,21 +78,23 @@ def test_default_decoding_samples_with_a_seed_per_run_and_greedy_is_a_flag():
                              generation={"top_p": 0.8})
     default, greedy = BenchSettings(**base, seed=3), BenchSettings(**base, seed=3, greedy=True)
 
-    runs = [generation_for(plain, default, "mcqa", r) for r in range(5)]
+    runs = [resolve(plain, default).generation("mcqa", r) for r in range(5)]
     assert {g.temperature for g in runs} == {None} and [g.seed for g in runs] == [3, 4, 5, 6, 7]
     assert "temperature" not in runs[0].to_json()  # not sent: the model's own sampling
-    assert decoding(plain, default, False) == "the model's own default sampling (no temperature sent); run r seeded 3 + r"
-    g = generation_for(recommended, default, "mcqa", 0)
+    assert resolve(plain, default).decoding(False) == ("the model's own default sampling (no temperature sent); "
+                                                       "run r seeded 3 + r")
+    g = resolve(recommended, default).generation("mcqa", 0)
     assert (g.temperature, g.top_p) == (0.7, 0.8)
 
-    assert generation_for(plain, greedy, "mcqa", 0).temperature == 0.0
-    g = generation_for(recommended, greedy, "mcqa", 0)
+    assert resolve(plain, greedy).generation("mcqa", 0).temperature == 0.0
+    g = resolve(recommended, greedy).generation("mcqa", 0)
     assert (g.temperature, g.top_p) == (0.0, None)  # greedy wins over the entry's sampling
-    assert generation_for(no_temperature, greedy, "mcqa", 0).temperature is None  # the API takes none
-    assert decoding(plain, greedy, False).startswith("greedy")
-    assert "cannot apply" in decoding(no_temperature, greedy, False)
-    assert decoding(plain, BenchSettings(**base, mode="loglik"), True).startswith("loglik")
-    assert decoding(plain, default, False, seeds=False).endswith("unseeded (the API takes no seed)")
+    assert resolve(no_temperature, greedy).generation("mcqa", 0).temperature is None  # the API takes none
+    assert resolve(plain, greedy).decoding(False).startswith("greedy")
+    assert "cannot apply" in resolve(no_temperature, greedy).decoding(False)
+    assert resolve(plain, BenchSettings(**base, mode="loglik")).decoding(True).startswith("loglik")
+    claude = ModelEntry(name="c", backend="anthropic", model="claude-sonnet-4-5")
+    assert resolve(claude, default).decoding(False).endswith("unseeded (the API takes no seed)")
 
 
 def test_compare_with_paper_on_synthetic_rows():

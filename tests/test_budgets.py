@@ -9,14 +9,15 @@ import json
 import pytest
 
 from globmed.bench.campaign import ModelEntry
-from globmed.bench.run import BenchSettings, generation_for
-from globmed.bench.tasks import REASONING_TOKENS
+from globmed.bench.resolve import resolve
+from globmed.bench.run import BenchSettings
+from globmed.tasks import REASONING_TOKENS
 from tests.conftest import cli_env, gold_responder, load_config, run_cli
 
 
 def _budget(task: str, meta: dict | None = None, generation: dict | None = None, **settings) -> int:
     entry = ModelEntry(name="m", backend="openai", model="m", meta=meta or {}, generation=generation or {})
-    return generation_for(entry, BenchSettings(data="d", out="o", model="m", **settings), task, 0).max_tokens
+    return resolve(entry, BenchSettings(data="d", out="o", model="m", **settings)).generation(task, 0).max_tokens
 
 
 @pytest.mark.parametrize("task, answer", [("mcqa", 32), ("nli", 32), ("lfqa", 1024)])

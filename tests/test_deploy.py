@@ -272,7 +272,7 @@ def test_space_reads_results_from_the_hub(hub):
     res = run_cli(["results", SAMPLE_RESULTS, "--repo", "globmed-org/sample-results"], env,
                   exe="globmed-push")
     assert res.returncode == 0, str(res)
-    code = ("from globmed.space.data import Results, Filters\n"
+    code = ("from globmed.space.leaderboard import Results, Filters\n"
             "r = Results(['globmed-org/sample-results', 'globmed-org/missing'])\n"
             "print(len(r.model_names), len(r.leaderboard(Filters())), len(r.warnings))\n"
             "print(len(r.reference_tests()), len(r.compare(r.model_names[0], r.model_names[1])))\n")

@@ -11,7 +11,7 @@ import pytest
 from datasets import ClassLabel, Features
 
 from globmed.bench.judge import SYSTEM, read_verdict
-from globmed.bench.score import load_results
+from globmed.core.resultsfolder import ResultsFolder
 
 def _rows(folder):
     """Rows of a details config with its class labels (NLI pred, pred_judge, gold) as names."""
@@ -59,7 +59,7 @@ def test_judge_is_asked_only_about_unparsed_outputs_and_kept_apart(openai_server
         else:
             assert d["pred_judge"] is None and d["pred"] in ("B", "neutral")
     # the rules' accuracy and unparsed counts are untouched; the judge's numbers are their own columns
-    for r in load_results(out):
+    for r in ResultsFolder(out).read_results():
         cfg = pq.read_table(out / f"details.{r['dataset']}.{r['language']}").to_pylist()
         assert r["unparsed"] == sum(d["unparsed"] for d in cfg) and r["unparsed_judge"] == 0
         assert r["accuracy"] == sum(bool(d["correct"]) for d in cfg) / len(cfg)

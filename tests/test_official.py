@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from globmed import registry
-from globmed.bench.data import choose_split, load_items, open_source
+from globmed.core.datafolder import open_data
 from globmed.bench.score import translation_kind
 from globmed.hub.build import build
 from globmed.hub.settings import BuildSettings
@@ -129,10 +129,10 @@ def test_manifest_and_card_say_which_languages_are_human_and_which_machine(built
 
 def test_bench_reads_the_split_the_registry_names_and_the_translation_kind(built):
     out, _, _ = built
-    source = open_source(str(out))
-    assert choose_split(source, "medmcqa.en", "test") == "validation"  # no test split: the registry's eval split
-    assert choose_split(source, "medmcqa.en", "train") == "train"      # an explicit split that exists wins
-    assert choose_split(source, "pubmedqa.en", "test") == "test"
-    kinds = {lang: {translation_kind(item, "es", lang) for item in load_items(source, f"medexpqa.{lang}", "test")}
+    source = open_data(str(out))
+    assert source.choose_split("medmcqa.en", "test") == "validation"  # no test split: the registry's eval split
+    assert source.choose_split("medmcqa.en", "train") == "train"      # an explicit split that exists wins
+    assert source.choose_split("pubmedqa.en", "test") == "test"
+    kinds = {lang: {translation_kind(item, "es", lang) for item in source.items(f"medexpqa.{lang}", "test")}
              for lang in ("es", "en", "de")}
     assert kinds == {"es": {"original"}, "en": {"official"}, "de": {"machine"}}

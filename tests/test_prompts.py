@@ -11,7 +11,8 @@ import re
 import pytest
 
 from globmed import languages, registry
-from globmed.bench.tasks import get_task
+from globmed.bench.grading import score_text
+from globmed.tasks import get_task
 
 CODES = languages.codes()
 SENTENCES = [("system",), ("disclaimer",), ("mcqa", "instruction"), ("mcqa", "answer_format"), ("nli", "instruction"),
@@ -56,12 +57,12 @@ def test_what_the_prompt_asks_for_is_parsed_back(code):
     prompt = mcqa.prompt(MCQA_ROW, lang, spec_mcqa)
     cue = lang.mcqa["answer_cue"]
     assert prompt.endswith(cue) and lang.mcqa["instruction"] in prompt
-    assert mcqa.score_text(f"{cue} C", MCQA_ROW, lang, spec_mcqa).pred == "C"
-    assert mcqa.score_text(mcqa.target(MCQA_ROW, lang, spec_mcqa), MCQA_ROW, lang, spec_mcqa).correct
+    assert score_text("mcqa", f"{cue} C", MCQA_ROW, lang, spec_mcqa).pred == "C"
+    assert score_text("mcqa", mcqa.target(MCQA_ROW, lang, spec_mcqa), MCQA_ROW, lang, spec_mcqa).correct
     nli_prompt = nli.prompt(NLI_ROW, lang, spec_nli)
     for label in spec_nli.labels:  # every label word the prompt lists, answered after the cue
         word = lang.label_word(label)
         assert word in nli_prompt, (code, label)
         row = {**NLI_ROW, "label": label}
-        assert nli.score_text(f"{lang.nli['answer_cue']} {word}", row, lang, spec_nli).pred == label
-        assert nli.score_text(nli.target(row, lang, spec_nli), row, lang, spec_nli).correct
+        assert score_text("nli", f"{lang.nli['answer_cue']} {word}", row, lang, spec_nli).pred == label
+        assert score_text("nli", nli.target(row, lang, spec_nli), row, lang, spec_nli).correct

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from globmed.backends import GenerationSettings, Request, make_backend
 from globmed.bench.run import BenchSettings, run_bench
-from globmed.bench.score import load_results
+from globmed.core.resultsfolder import ResultsFolder
 from globmed.runner import Job, RunStats, Store, execute, request_key
 from globmed.runner.store import checksum
 from globmed.runner.concurrency import INITIAL, endpoint_key
@@ -168,7 +168,7 @@ def test_errors_are_counted_apart_never_scored_wrong(openai_server, sample_data,
     with pytest.raises(GlobmedError, match="1 request\\(s\\) failed"):  # results are written, the exit says so
         run_bench(settings, quiet())
     assert len(posts(server, "ST-segment elevation")) == 1  # a 400 is not retried
-    (row,) = load_results(tmp_path / "out")
+    (row,) = ResultsFolder(tmp_path / "out").read_results()
     assert row["errors"] == 1 and row["error_rate"] == pytest.approx(1 / row["n"])
     assert row["answered"] == row["n"] - 1 and row["correct"] == row["n"] - 1
     assert row["accuracy"] == 1.0  # the error is not in the denominator

@@ -203,7 +203,7 @@ def test_disclaimer_follows_the_language(space):
 
 
 def test_results_of_two_sources_and_a_bad_one(tmp_path):
-    from globmed.space.data import Filters, Results
+    from globmed.space.leaderboard import Filters, Results
 
     results = Results([str(SAMPLE), str(SAMPLE), str(tmp_path / "missing")])
     assert len(results.model_names) == 2 * len(MODELS)  # same names from a second source get the source appended
@@ -397,7 +397,7 @@ def test_heatmap_tests_are_the_bench_reports_pooled_tests():
     """The Space's pooled tests equal globmed.bench.report.reference_tests' dataset "all" rows (it skips
     only the per-dataset tests, which the heatmap does not show)."""
     from globmed.bench.report import load_correctness, reference_tests
-    from globmed.space.data import Results
+    from globmed.space.leaderboard import Results
 
     keep = {"en", "es", "sw", "zu"}
     full = load_correctness(SAMPLE)
@@ -422,7 +422,7 @@ def test_heatmap_has_the_papers_two_panels_with_values_from_the_details():
     straight from the details parquet files."""
     from globmed import registry
     from globmed.bench.plots import heatmap_panels
-    from globmed.space.data import Results
+    from globmed.space.leaderboard import Results
     from globmed.space.plots import significance_heatmap
 
     model = MODELS[1]

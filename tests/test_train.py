@@ -131,9 +131,9 @@ def test_bf16_follows_accelerate_launch(monkeypatch):
 # ---------------------------------------------------------------------------------- languages
 @pytest.fixture(scope="module")
 def records(sample_data):
-    from globmed.bench.data import open_source
+    from globmed.core.datafolder import open_data
 
-    return load_records(open_source(str(sample_data)), "all", "all", "test")
+    return load_records(open_data(str(sample_data)), "all", "all", "test")
 
 
 def synthetic(n_items: int, langs: list[str]) -> dict:
@@ -188,7 +188,7 @@ def test_mix_report_for_a_seed(records):
 
 def test_conversations_use_the_bench_prompts_and_targets(records):
     from globmed import registry
-    from globmed.bench.tasks import get_task
+    from globmed.tasks import get_task
 
     for dataset, by_lang in records.items():
         lang, rows = next(iter(by_lang.items()))
@@ -230,10 +230,10 @@ def test_only_answer_tokens_carry_loss(tmp_path):
 
 
 def _rows(p):
-    from globmed.bench.data import open_source
+    from globmed.core.datafolder import open_data
     from globmed.train.data import assign_languages as assign, conversations
 
-    recs = load_records(open_source(p.data_ref), p.settings.datasets, p.settings.languages, p.settings.split)
+    recs = load_records(open_data(p.data_ref), p.settings.datasets, p.settings.languages, p.settings.split)
     return conversations(recs, assign(recs, "all", 0))
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from globmed import languages, registry
-from globmed.bench.data import load_items, open_source
-from globmed.bench.tasks import get_task
+from globmed.core.datafolder import open_data
+from globmed.tasks import get_task
 from globmed.records import LETTERS
 from tests.support.fake_translator import make_responder, stage_of
 
@@ -33,10 +33,10 @@ LABELS = ["entailment", "neutral", "contradiction"]
 def items(sample_data) -> dict[str, dict[str, Any]]:
     """English teacher items by the text that identifies them in a teacher prompt, each with its
     scripted fate: index % 3 == 0 wrong, == 1 unparsable, else right."""
-    source = open_source(str(sample_data))
+    source = open_data(str(sample_data))
     out = {}
     for dataset in DATASETS.split(","):
-        for i, row in enumerate(load_items(source, f"{dataset}.en", "test")):
+        for i, row in enumerate(source.items(f"{dataset}.en", "test")):
             key = row["premise"] if dataset == "mednli" else row["question"]
             fate = ("wrong", "unparsed", "right")[i % 3]
             out[key] = {"dataset": dataset, "id": row["id"], "row": row, "fate": fate}
@@ -99,7 +99,7 @@ def test_keeps_only_right_answers_translates_and_trains(openai_server, sample_da
         task = get_task(spec.task)
         system, user, assistant = r["messages"]
         assert r["language"] in ("en", "es", "sw") and system["content"] == lang.system
-        row = load_items(open_source(str(sample_data)), f"{r['dataset']}.{r['language']}", "test")
+        row = open_data(str(sample_data)).items(f"{r['dataset']}.{r['language']}", "test")
         row = next(x for x in row if x["id"] == r["id"])
         assert [system, user] == [dict(m) for m in task.messages(row, lang, spec)]  # the bench prompt, target language
         cue = getattr(lang, spec.task)["answer_cue"]
@@ -201,7 +201,7 @@ def test_against_transformers_serve_keeps_exactly_the_right_answers(served, tiny
     report = json.loads((out / "report.json").read_text())
     assert report["items"] == 6 and report["last_run"]["sent"] == 6 and report["last_run"]["errors"] == 0
     # Recompute every verdict from the stored responses: kept == the answers equal to gold.
-    source = open_source(str(sample_data))
+    source = open_data(str(sample_data))
     eid = _eval_id(out)
     store = Store(out / ".cache" / "requests.sqlite")
     try:
@@ -209,7 +209,7 @@ def test_against_transformers_serve_keeps_exactly_the_right_answers(served, tiny
         for dataset in ("medqa", "mednli"):
             plan = store.plan(eid, dataset, "en")
             assert len(plan) == 3
-            rows_by_id = {r["id"]: r for r in load_items(source, f"{dataset}.en", "test")}
+            rows_by_id = {r["id"]: r for r in source.items(f"{dataset}.en", "test")}
             for item_id, _, key, _ in plan:
                 response = Response.from_json(store.get(key))
                 assert response.text is not None and response.model  # a real completion from the server

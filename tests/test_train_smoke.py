@@ -266,7 +266,7 @@ def test_fsdp2_itself_on_cpu_processes(tmp_path):
 def test_model_card_model_index_from_bench_results(smoke, tmp_path):
     from huggingface_hub import ModelCard
 
-    from globmed.bench.score import load_results
+    from globmed.core.resultsfolder import ResultsFolder
 
     results = tmp_path / "results"
     env = cli_env(tmp_path / "hf_home")
@@ -279,7 +279,7 @@ def test_model_card_model_index_from_bench_results(smoke, tmp_path):
     card = ModelCard.load(smoke / "README.md")
     evals = card.data.eval_results
     assert card.data.model_name == "smoke" and len(evals) == 6  # 3 datasets x 2 languages
-    rows = load_results(results)
+    rows = ResultsFolder(results).read_results()
     for e in evals:
         dataset, lang = e.dataset_config.split(".")
         key = "rougeL" if dataset == "liveqa" else "accuracy"

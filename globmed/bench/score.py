@@ -8,18 +8,19 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from .. import __version__, languages, registry
 from ..backends.base import Response
+from ..core.datafolder import config_name
+from ..core.resultsfolder import RESULTS_CONFIG, ResultsFolder, details_config
 from ..errors import GlobmedError
-from ..io import atomic_path
 from ..runner import Store
+from ..tasks import get_task
 from .campaign import META_FIELDS
+from .grading import score_choices, score_text
 from .schema import DETAIL_COLUMNS, RESULTS, details_features, table
-from .tasks import get_task
 
 
 def translation_kind(item: dict[str, Any], dataset_language: str, language: str) -> str:
@@ -28,51 +29,36 @@ def translation_kind(item: dict[str, Any], dataset_language: str, language: str)
     return meta.get("provenance") or ("original" if language == dataset_language else "machine")
 
 
-def _read_manifest(out: Path) -> dict[str, Any]:
-    path = out / "globmed.json"
-    if not path.exists():
-        raise GlobmedError(f"{out}: no results here (globmed.json missing); run `globmed bench run` first")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _items(out: Path, ev: dict[str, Any], cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from .run import items_cache
-
-    path = items_cache(out, ev["data_revision"], f"{cfg['dataset']}.{cfg['language']}", cfg["split"])
-    if not path.exists():
-        raise GlobmedError(f"{path}: the items of this evaluation are missing; rerun `globmed bench run`")
-    return {row["id"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
-
-
 def score(out: Path, judge_pending: bool = False) -> dict[str, Any]:
     """Re-score every evaluation in OUT from the store; write results/details parquet and the card.
     With a judge in the manifest (globmed.bench.judge), unparsed outputs get its stored reading;
     `judge_pending` returns the judge requests still to send instead of writing anything."""
     from .judge import Judging
 
-    out = Path(out)
-    manifest = _read_manifest(out)
-    store = Store(out / ".cache" / "requests.sqlite")
+    folder = ResultsFolder(out)
+    manifest = folder.read_manifest()
+    store = folder.open_store()
     judging = Judging(manifest["judge"], store) if manifest.get("judge") else None
     details: dict[str, list[dict[str, Any]]] = defaultdict(list)
     results: list[dict[str, Any]] = []
     try:
         for eid, ev in manifest["evaluations"].items():
             for cfg in ev["configs"]:
-                rows = _score_config(store, eid, ev, cfg, _items(out, ev, cfg), judging)
-                details[f"details.{cfg['dataset']}.{cfg['language']}"].extend(rows)
+                items = folder.read_items(ev["data_revision"], config_name(cfg["dataset"], cfg["language"]), cfg["split"])
+                rows = _score_config(store, eid, ev, cfg, items, judging)
+                details[details_config(cfg["dataset"], cfg["language"])].extend(rows)
                 results.extend(_per_run(ev, cfg, rows, judging is not None))
     finally:
         store.close()
     if judge_pending:
         return {"judge_pending": judging.pending if judging else {}}
-    _write(out, "results", results, RESULTS)
-    for config, rows in details.items():
+    folder.write_config(RESULTS_CONFIG, table(results, RESULTS, RESULTS_CONFIG))
+    for config, rows in details.items():  # each typed by its Features (globmed/bench/schema.py) whatever the values
         spec = registry.get(config.split(".")[1])
-        _write(out, config, rows, details_features(spec.task, spec.labels))
+        folder.write_config(config, table(rows, details_features(spec.task, spec.labels), config))
     from .card import write_results_card
 
-    write_results_card(out, manifest, results, sorted(details))
+    write_results_card(folder, manifest, results, sorted(details))
     return {"results": len(results), "details": sum(len(r) for r in details.values())}
 
 
@@ -95,8 +81,9 @@ def _score_config(store: Store, eid: str, ev: dict[str, Any], cfg: dict[str, Any
         else:
             try:  # one response that cannot be read or scored is an error of its own row, never a crash
                 resp = Response.from_json(raw)
-                scored = (task.score_choices(resp.scores, item, lang, spec) if resp.scores is not None
-                          and task.score_choices else task.score_text(resp.text or "", item, lang, spec))
+                scored = (score_choices(spec.task, resp.scores, item, lang, spec)
+                          if resp.scores is not None and task.choices is not None
+                          else score_text(spec.task, resp.text or "", item, lang, spec))
             except Exception as exc:  # noqa: BLE001
                 row.update(error=f"the stored response cannot be scored ({type(exc).__name__}: {exc})")
             else:
@@ -143,82 +130,94 @@ def finish_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def _per_run(ev: dict[str, Any], cfg: dict[str, Any], rows: list[dict[str, Any]],
              judged: bool = False) -> list[dict[str, Any]]:
+    """One results row per run of a config: what was evaluated (the same in every run), what came of the
+    run's requests, the judge's columns, the long-form metrics and the model's metadata."""
     spec = registry.get(cfg["dataset"])
-    price = ev.get("price") or {}
-    # per task since budgets differ by task; results written before that kept one "generation"
-    generation = (ev.get("generations") or {}).get(spec.task) or ev.get("generation") or {}
     by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_run[r["run"]].append(r)
-    out = []
-    for run, rs in sorted(by_run.items()):
-        answered = [r for r in rs if r["error"] is None]
-        errors = sum(1 for r in rs if r["error"] is not None and not r["error"].startswith("missing"))
-        missing = sum(1 for r in rs if r["error"] is not None and r["error"].startswith("missing"))
-        correct = sum(1 for r in answered if r["correct"])
-        tok_in = sum(r["tokens_in"] or 0 for r in rs)
-        tok_out = sum(r["tokens_out"] or 0 for r in rs)
-        truncated = sum(1 for r in answered if r["finish_reason"] in TRUNCATED)
-        row = {
-            "model": ev["name"], "dataset": cfg["dataset"], "language": cfg["language"], "task": spec.task,
-            "reference_language": spec.reference_language, "translation": "/".join(sorted({r["translation"] for r in rs})),
-            "run": run, "mode": ev["mode"], "split": cfg["split"],
-            "n": len(rs), "answered": len(answered), "correct": correct,
-            "accuracy": correct / len(answered) if answered and spec.task != "lfqa" else None,
-            "unparsed": sum(1 for r in answered if r["unparsed"]), "errors": errors, "missing": missing,
-            "unparsed_rate": (sum(1 for r in answered if r["unparsed"]) / len(answered)) if answered else None,
-            "error_rate": errors / len(rs) if rs else None,
-            "truncated": truncated, "truncated_rate": truncated / len(answered) if answered else None,
-            "finish_reasons": json.dumps(finish_counts(rs)), "max_tokens": generation.get("max_tokens"),
-            "tokens_in": tok_in, "tokens_out": tok_out,
-            "cost_usd": (tok_in * price.get("input", 0) + tok_out * price.get("output", 0)) / 1e6 if price else None,
-            "globmed_version": ev.get("globmed_version", __version__), "backend": ev["backend"],
-            "model_id": ev["model"], "model_revision": ev["identity"].get("revision"),
-            "base_url": ev["identity"].get("base_url"),
-            "prompt_template_hash": ev["template_hashes"].get(f"{cfg['dataset']}.{cfg['language']}"),
-            "generation": json.dumps(generation, sort_keys=True, default=str),
-            "temperature": ev["temperature"], "seed": ev["seed"] + run, "decoding": ev.get("decoding"), "data": ev["data"],
-            "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
-        }
-        # the judge's columns, apart: never part of accuracy / unparsed (see globmed.bench.judge)
-        scored_task = judged and spec.task != "lfqa" and answered
-        row["unparsed_judge"] = (sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is None)
-                                 if scored_task else None)
-        row["accuracy_judge"] = ((correct + sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is not None
-                                                and r["pred_judge"] == r["gold"])) / len(answered)
-                                 if scored_task else None)
-        for metric in ("rouge1", "rougeL", "bleu1", "bertscore"):
-            values = [r[metric] for r in answered if r[metric] is not None]
-            row[metric] = sum(values) / len(values) if values else None
-        meta = ev.get("meta") or {}
-        for key in META_FIELDS:
-            value = meta.get(key)
-            row[key] = None if value is None else (str(value) if key not in ("params_b", "active_params_b") else float(value))
-        row["meta"] = json.dumps(meta, sort_keys=True, default=str)
-        out.append(row)
+    return [{**_evaluated(ev, cfg, spec, run), **_outcomes(rs, spec, ev.get("price") or {}),
+             **_judge_columns(rs, spec, judged), **_metric_means(rs), **_model_columns(ev)}
+            for run, rs in sorted(by_run.items())]
+
+
+def _evaluated(ev: dict[str, Any], cfg: dict[str, Any], spec: registry.DatasetSpec, run: int) -> dict[str, Any]:
+    """The reproducibility record of one run: model, config, decoding, prompt template, data revision, times."""
+    # per task since budgets differ by task; results written before that kept one "generation"
+    generation = (ev.get("generations") or {}).get(spec.task) or ev.get("generation") or {}
+    return {
+        "model": ev["name"], "dataset": cfg["dataset"], "language": cfg["language"], "task": spec.task,
+        "reference_language": spec.reference_language, "run": run, "mode": ev["mode"], "split": cfg["split"],
+        "max_tokens": generation.get("max_tokens"),
+        "globmed_version": ev.get("globmed_version", __version__), "backend": ev["backend"],
+        "model_id": ev["model"], "model_revision": ev["identity"].get("revision"),
+        "base_url": ev["identity"].get("base_url"),
+        "prompt_template_hash": ev["template_hashes"].get(config_name(cfg["dataset"], cfg["language"])),
+        "generation": json.dumps(generation, sort_keys=True, default=str),
+        "temperature": ev["temperature"], "seed": ev["seed"] + run, "decoding": ev.get("decoding"), "data": ev["data"],
+        "data_revision": ev["data_revision"], "started": ev.get("started"), "finished": ev.get("finished"),
+    }
+
+
+def _outcomes(rs: list[dict[str, Any]], spec: registry.DatasetSpec, price: dict[str, float]) -> dict[str, Any]:
+    """What came of one run's requests: answered, correct, unparsed, errors, cut at the budget, tokens, cost."""
+    answered = [r for r in rs if r["error"] is None]
+    errors = sum(1 for r in rs if r["error"] is not None and not r["error"].startswith("missing"))
+    missing = sum(1 for r in rs if r["error"] is not None and r["error"].startswith("missing"))
+    correct = sum(1 for r in answered if r["correct"])
+    unparsed = sum(1 for r in answered if r["unparsed"])
+    truncated = sum(1 for r in answered if r["finish_reason"] in TRUNCATED)
+    tok_in = sum(r["tokens_in"] or 0 for r in rs)
+    tok_out = sum(r["tokens_out"] or 0 for r in rs)
+    return {
+        "translation": "/".join(sorted({r["translation"] for r in rs})),
+        "n": len(rs), "answered": len(answered), "correct": correct,
+        "accuracy": correct / len(answered) if answered and spec.task != "lfqa" else None,
+        "unparsed": unparsed, "errors": errors, "missing": missing,
+        "unparsed_rate": unparsed / len(answered) if answered else None,
+        "error_rate": errors / len(rs) if rs else None,
+        "truncated": truncated, "truncated_rate": truncated / len(answered) if answered else None,
+        "finish_reasons": json.dumps(finish_counts(rs)), "tokens_in": tok_in, "tokens_out": tok_out,
+        "cost_usd": (tok_in * price.get("input", 0) + tok_out * price.get("output", 0)) / 1e6 if price else None,
+    }
+
+
+def _judge_columns(rs: list[dict[str, Any]], spec: registry.DatasetSpec, judged: bool) -> dict[str, Any]:
+    """The judge's columns, apart: never part of accuracy / unparsed (see globmed.bench.judge)."""
+    answered = [r for r in rs if r["error"] is None]
+    if not (judged and spec.task != "lfqa" and answered):
+        return {"unparsed_judge": None, "accuracy_judge": None}
+    correct = sum(1 for r in answered if r["correct"])
+    rescued = sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is not None and r["pred_judge"] == r["gold"])
+    return {"unparsed_judge": sum(1 for r in answered if r["unparsed"] and r["pred_judge"] is None),
+            "accuracy_judge": (correct + rescued) / len(answered)}
+
+
+def _metric_means(rs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Long-form QA: the mean of each overlap metric over the answered items."""
+    answered = [r for r in rs if r["error"] is None]
+    out: dict[str, float | None] = {}
+    for metric in ("rouge1", "rougeL", "bleu1", "bertscore"):
+        values = [r[metric] for r in answered if r[metric] is not None]
+        out[metric] = sum(values) / len(values) if values else None
     return out
 
 
-def _write(out: Path, config: str, rows: list[dict[str, Any]], features: Any) -> None:
-    """One config's parquet, typed by its Features (globmed/bench/schema.py) whatever the values."""
-    data = table(rows, features, config)
-    path = out / config / "train-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        pq.write_table(data, tmp, compression="zstd")
-
-
-def load_results(out: Path) -> list[dict[str, Any]]:
-    path = Path(out) / "results" / "train-00000-of-00001.parquet"
-    if not path.exists():
-        raise GlobmedError(f"{out}: no results parquet; run `globmed bench run` or `globmed bench report --rescore`")
-    return pq.read_table(path).to_pylist()
+def _model_columns(ev: dict[str, Any]) -> dict[str, Any]:
+    """The model's metadata (access, domain, size, ...) as typed columns, and all of it as JSON."""
+    meta = ev.get("meta") or {}
+    row: dict[str, Any] = {}
+    for key in META_FIELDS:
+        value = meta.get(key)
+        row[key] = None if value is None else (str(value) if key not in ("params_b", "active_params_b") else float(value))
+    row["meta"] = json.dumps(meta, sort_keys=True, default=str)
+    return row
 
 
 def print_scores(out: Path, console: Console) -> None:
     """Per-model, per-language accuracy (mean over runs, macro over MCQA/NLI datasets) with the unparsed
     share and the share cut at the token budget; long-form ROUGE-L; the finish reasons of generated answers."""
-    rows = load_results(out)
+    rows = ResultsFolder(out).read_results()
     scored = [r for r in rows if r["accuracy"] is not None]
     models = list(dict.fromkeys(r["model"] for r in rows))
     langs = [c for c in languages.codes() if any(r["language"] == c for r in rows)]

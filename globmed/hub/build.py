@@ -1,15 +1,14 @@
 """`globmed data build`: sources -> records -> screened -> translations attached -> a Hub dataset repo.
 
-The output folder holds one parquet file per `<dataset>.<language>` config and split, a dataset
-card (README.md) whose YAML declares the configs, `globmed.json` (what was built from what, for
-the push licence guard and for reproducibility) and `screening/` (the removal report). It is
-built in a temporary folder and moved into place only when complete.
+The output folder (its layout: globmed.core.datafolder) holds one parquet file per `<dataset>.<language>`
+config and split, a dataset card (README.md) whose YAML declares the configs, `globmed.json` (what was
+built from what, for the push licence guard and for reproducibility) and `screening/` (the removal
+report). It is built in a temporary folder and moved into place only when complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -19,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__, languages, registry
+from ..core.datafolder import SCREENING_REPORT, config_name, split_file, write_manifest
 from ..errors import GlobmedError
 from ..io import atomic_dir, remove_stale_partials, write_json
 from ..records import Record
@@ -32,9 +32,6 @@ from .card import write_card
 from .guards import data_loss, missing_table
 from .parquet import RowWriter, schema_for
 from .settings import BuildSettings
-
-MANIFEST = "globmed.json"
-
 
 @dataclass
 class BuildResult:
@@ -79,10 +76,6 @@ def screen_dataset(sources: Path, name: str, required: bool = False) -> Screened
         return None
     screener = Screener(located.screening_spec)
     return ScreenedDataset(spec, located, screener, iter(screener(read_dataset(sources, spec, located))))
-
-
-def config_name(dataset: str, language: str) -> str:
-    return f"{dataset}.{language}"
 
 
 def build(settings: BuildSettings, console: Console | None = None) -> BuildResult:
@@ -143,7 +136,7 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
                                      expected)
                 else:
                     continue
-                counts = _write_config(tmp / config_name(name, lang), spec.task, records)
+                counts = _write_config(tmp, config_name(name, lang), spec.task, records)
                 if counts:
                     configs[config_name(name, lang)] = counts
             provenance = {spec.language: ORIGINAL, **{lang: f.provenance for lang, f in files.items()}}
@@ -159,27 +152,27 @@ def build(settings: BuildSettings, console: Console | None = None) -> BuildResul
         for loss in losses:
             console.print(f"[yellow]built anyway (--allow-partial): {escape(loss)}[/]")
         screening["translation_problems"] = [p.__dict__ for p in problems]
-        write_json(tmp / "screening" / "report.json", screening)
+        write_json(tmp / SCREENING_REPORT, screening)
         sample = (sources / SAMPLE_MARKER).read_text(encoding="utf-8") if (sources / SAMPLE_MARKER).exists() else None
         manifest = {
-            "kind": "globmed-data", "globmed_version": __version__,
+            "globmed_version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "sample": sample is not None, "datasets": built, "languages": langs,
             "screening": {k: v for k, v in screening["datasets"].items()},
             "translation_problems": len(problems), "missing_sources": missing, "partial": losses,
         }
-        write_json(tmp / MANIFEST, manifest)
+        write_manifest(tmp, manifest)
         write_card(tmp, settings.name, configs, built, langs, screening, sample)
     return BuildResult(out, configs, screening, problems, missing, losses, sources)
 
 
-def _write_config(folder: Path, task: str, records: Iterable[Record]) -> dict[str, int]:
+def _write_config(root: Path, config: str, task: str, records: Iterable[Record]) -> dict[str, int]:
     writers: dict[str, RowWriter] = {}
     schema = schema_for(task)
     try:
         for record in records:
             if record.split not in writers:
-                writers[record.split] = RowWriter(folder / f"{record.split}-00000-of-00001.parquet", schema)
+                writers[record.split] = RowWriter(split_file(root, config, record.split), schema)
             writers[record.split].write(record.to_row())
     finally:
         for w in writers.values():
@@ -197,16 +190,6 @@ def _dataset_entry(spec: registry.DatasetSpec, configs: dict[str, dict[str, int]
         # language -> original / official (human translation shipped with the release) / machine
         "translations": {lang: kind for lang, kind in provenance.items() if lang in built_langs},
     }
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise GlobmedError(f"{path}: broken manifest ({exc})") from None
 
 
 def print_build_result(result: BuildResult, console: Console) -> None:
@@ -227,7 +210,7 @@ def print_build_result(result: BuildResult, console: Console) -> None:
     if result.translation_problems:
         first = result.translation_problems[0]
         console.print(f"[yellow]{len(result.translation_problems)} translation(s) not used "
-                      f"(see {escape(str(result.out))}/screening/report.json); first: {escape(first.origin)}: "
+                      f"(see {escape(str(result.out / SCREENING_REPORT))}); first: {escape(first.origin)}: "
                       f"{escape(first.reason)}[/]")
     if result.partial:
         console.print(f"[yellow]built with --allow-partial although {len(result.partial)} dataset(s) or split(s) lost "

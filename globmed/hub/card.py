@@ -8,6 +8,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import languages, registry
+from ..core.datafolder import CARD, split_pattern
 
 TASK_CATEGORIES = {"mcqa": "multiple-choice", "nli": "text-classification", "lfqa": "question-answering"}
 TEMPLATE = """---
@@ -81,7 +82,7 @@ def write_card(folder: Path, pretty_name: str, configs: dict[str, dict[str, int]
                langs: list[str], screening: dict[str, Any], sample: str | None) -> None:
     present = sorted({c.split(".", 1)[1] for c in configs}, key=lambda c: langs.index(c) if c in langs else 99)
     yaml_configs = [
-        {"config_name": cfg, "data_files": [{"split": s, "path": f"{cfg}/{s}-*"} for s in splits]}
+        {"config_name": cfg, "data_files": [{"split": s, "path": split_pattern(cfg, s)} for s in splits]}
         for cfg, splits in configs.items()
     ]
     total = sum(n for splits in configs.values() for n in splits.values())
@@ -108,7 +109,7 @@ def write_card(folder: Path, pretty_name: str, configs: dict[str, dict[str, int]
         screening=[[d, s["read"], s["kept"], *s["by_rule"].values()] for d, s in screening["datasets"].items()],
         splits=[_split_row(d, b) for d, b in built.items()], split_notes=_split_notes(built),
     )
-    (folder / "README.md").write_text(str(card) + "\n", encoding="utf-8")
+    (folder / CARD).write_text(str(card) + "\n", encoding="utf-8")
 
 
 def _split_row(dataset: str, entry: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import yaml
 
 from .. import registry
+from ..core import manifest
 from ..errors import GlobmedError
 from ..yamlfile import check_expansion
 from .content import Part, batches, parts, schema_of, table_file
@@ -110,7 +111,7 @@ def _read(part: Part, names: _Names) -> Iterable[tuple[str, str]]:
     if part.suffix in (".parquet", ".arrow"):
         yield from _table(part, names)
     elif part.suffix == ".json":
-        yield from _json(part, names, "manifest" if Path(lower).name == "globmed.json" else "JSON")
+        yield from _json(part, names, "manifest" if Path(lower).name == manifest.NAME else "JSON")
     elif part.suffix == ".jsonl":
         yield from _jsonl(part, names)
     elif part.suffix in (".csv", ".tsv"):

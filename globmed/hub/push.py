@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core import CACHE
 from ..errors import GlobmedError, RuntimeFailure
 from ..urls import redact_urls
 from . import guard
 from .secrets import scan_files
 
-IGNORED_PARTS = {".git", "__pycache__", ".cache", ".ipynb_checkpoints"}
+IGNORED_PARTS = {".git", "__pycache__", CACHE, ".ipynb_checkpoints"}  # CACHE: every folder's never-published part
 REPO_TYPES = ("dataset", "model", "space")
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..core import manifest
 from ..errors import GlobmedError
 from .content import Part, batches, binary_values, chunks, parts, schema_of, table_file
 
@@ -80,7 +81,7 @@ def manifest_variables(files: Iterable[Any]) -> set[str]:
     """The api_key_env names recorded in the results manifests (globmed.json, any depth) among `files`."""
     names = set()
     for f in files:
-        if Path(f.path_in_repo).name.lower() != "globmed.json":
+        if Path(f.path_in_repo).name.lower() != manifest.NAME:
             continue
         try:
             data = json.loads(Path(f.local).read_text(encoding="utf-8"))

@@ -24,6 +24,8 @@ import numpy as np
 from rich.console import Console
 
 from .. import languages as langs_mod
+from ..core.datafolder import DataFolder, config_name, open_data, read_manifest
+from ..core.manifest import NAME as MANIFEST
 from ..errors import GlobmedError
 from ..io import write_json
 from ..records import RECORD_TYPES, _task_of
@@ -58,9 +60,9 @@ def load_corpora(data: Path, datasets: str = "all", languages: str = "all") -> l
     if not data.is_dir():
         raise GlobmedError(f"{data}: folder not found")
     want_ds, want_lang = _wanted(datasets), _wanted(languages)
-    manifest = data / "globmed.json"
-    if manifest.exists() and json.loads(manifest.read_text(encoding="utf-8")).get("kind") == "globmed-data":
-        corpora = _from_build(data, json.loads(manifest.read_text(encoding="utf-8")), want_ds, want_lang)
+    manifest = read_manifest(data) if (data / MANIFEST).exists() else None
+    if manifest is not None:
+        corpora = _from_build(open_data(str(data)), manifest, want_ds, want_lang)
     else:
         corpora = _from_translations(data, want_ds, want_lang)
     corpora = [c for c in corpora if c.translations]
@@ -70,14 +72,10 @@ def load_corpora(data: Path, datasets: str = "all", languages: str = "all") -> l
     return corpora
 
 
-def _from_build(data: Path, manifest: dict[str, Any], want_ds: set[str] | None, want_lang: set[str] | None) -> list[Corpus]:
-    import pyarrow.parquet as pq
-
+def _from_build(data: DataFolder, manifest: dict[str, Any], want_ds: set[str] | None,
+                want_lang: set[str] | None) -> list[Corpus]:
     def rows(config: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for f in sorted((data / config).glob("*.parquet")):
-            out.extend(pq.read_table(f).to_pylist())
-        return out
+        return [row for split in sorted(data.splits(config)) for row in data.items(config, split)]
 
     corpora = []
     for name, entry in manifest.get("datasets", {}).items():
@@ -86,7 +84,7 @@ def _from_build(data: Path, manifest: dict[str, Any], want_ds: set[str] | None, 
         task, src = entry["task"], entry["language"]
         fields = RECORD_TYPES[task].text_fields
         corpus = Corpus(name, task, src)
-        for row in rows(f"{name}.{src}"):
+        for row in rows(config_name(name, src)):
             corpus.sources[row["id"]] = {f: row.get(f) for f in fields if row.get(f) not in (None, "", [])}
         for config in entry.get("configs", {}):
             lang = config.split(".", 1)[1]

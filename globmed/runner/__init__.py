@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 from rich.console import Console
 
 from ..backends.base import Backend, BackendError, Request, Response
+from ..errors import GlobmedError
 from ..urls import redact_urls
 from .concurrency import AdaptiveLimit, endpoint_key
 from .limits import RateLimiter
@@ -85,7 +86,7 @@ class _Executor:
 
     backend: Backend
     store: Store
-    limit: Any
+    limit: _FixedLimit | AdaptiveLimit  # the window: requests allowed in flight now
     limiter: RateLimiter
     max_retries: int
     stats: RunStats
@@ -323,11 +324,14 @@ def _delay(attempt: int, retry_after: float | None, base: float = 0.5, cap: floa
     return random.uniform(0, min(cap, base * 2 ** attempt))  # full jitter
 
 
-def make_limit(backend: Backend, concurrency: int | None, store: Store | None = None) -> Any:
-    """The window: fixed when the user (or a local backend) says so, else adaptive, starting from the
-    window remembered in `store` for this endpoint."""
-    if concurrency or backend.default_concurrency:
-        return _FixedLimit(concurrency or backend.default_concurrency or 1)
+def make_limit(backend: Backend, concurrency: int | None, store: Store | None = None) -> _FixedLimit | AdaptiveLimit:
+    """The window: fixed when the user (or a local backend) says so, else (`concurrency` None) adaptive,
+    starting from the window remembered in `store` for this endpoint."""
+    if concurrency is not None and concurrency < 1:  # never read as "not set": 0 is a mistake, said so
+        raise GlobmedError(f"concurrency must be at least 1 (leave it out for the adaptive window), not {concurrency}")
+    fixed = concurrency if concurrency is not None else backend.default_concurrency
+    if fixed is not None:
+        return _FixedLimit(fixed)
     return AdaptiveLimit.resume(store.window(endpoint_key(backend)) if store is not None else None)
 
 

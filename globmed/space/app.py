@@ -23,7 +23,8 @@ import pandas as pd
 
 from .. import languages, registry
 from . import chat as chatlib
-from .data import DISPLAYS, LOW_MARK, MAX_SEARCH, Filters, Results, ResultsError
+from .data import ResultsError
+from .leaderboard import DISPLAYS, LOW_MARK, MAX_SEARCH, Filters, Results
 from .plots import language_bars, radar, significance_heatmap, size_scatter
 
 TITLE = "GlobMed-Bench leaderboard"

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .data import Filters, Results
+from .leaderboard import Filters, Results
 
 _PYPLOT = threading.Lock()  # globmed.bench.plots uses pyplot, which is not thread-safe
 _DIRS: list[Path] = []  # one temporary folder per process, made on first use

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import languages, registry
+from ..core import modelfolder
+from ..core.modelfolder import CARD
+from ..core.resultsfolder import ResultsFolder
 from ..errors import GlobmedError
-from ..io import write_json, write_text
+from ..io import write_text
 
-MANIFEST = "globmed.json"
 BENCH_URL = "https://github.com/globmed/globmed"  # the project's homepage (pyproject)
-CARD = "README.md"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"  # package data: ships in the wheel
 TASK_TYPES = {"mcqa": ("multiple-choice", "Multiple-choice medical QA"),
               "nli": ("text-classification", "Medical natural language inference"),
@@ -43,14 +44,13 @@ def template_path(template: Path | None = None) -> Path:
 def write_manifest(folder: Path, report: dict[str, Any]) -> Path:
     restricted = registry.restricted(report["datasets"])
     manifest = {
-        "kind": "globmed-model", "globmed_version": report["globmed_version"], "created": report["created"],
+        "globmed_version": report["globmed_version"], "created": report["created"],
         "base_model": report["base_model"], "data": report["data"], "distill_data": report["distill_data"],
         "datasets": report["datasets"], "languages": list(report["language_mix"]["languages"]),
         "language_mode": report["language_mode"], "restricted": [s.name for s in restricted],
         "redistributable": not restricted,
     }
-    write_json(Path(folder) / MANIFEST, manifest)
-    return Path(folder) / MANIFEST
+    return modelfolder.write_manifest(folder, manifest)
 
 
 # ------------------------------------------------------------------------------------- bench results
@@ -59,9 +59,7 @@ def eval_results(results: Path, model: str | None = None) -> tuple[list[Any], li
     runs per dataset x language; accuracy for MCQA/NLI, ROUGE-L F1 for long-form QA."""
     from huggingface_hub import EvalResult
 
-    from ..bench.score import load_results
-
-    rows = load_results(Path(results))
+    rows = ResultsFolder(results).read_results()
     names = list(dict.fromkeys(r["model"] for r in rows))
     if model is not None and model in names:
         chosen = model
@@ -226,18 +224,3 @@ def _hardware_table(report: dict[str, Any], folder: Path) -> str:
         ["epochs", training.get("epochs")], ["tokens seen (non-padding)", training.get("num_input_tokens_seen")],
         ["final training loss", training.get("final_loss")], ["date", report.get("created")]])
 
-
-def check_model_folder(folder: Path) -> None:
-    """A folder `globmed-push model` may publish: weights or an adapter, the card and globmed.json
-    (without the manifest the licence guard could not tell what the model was trained on)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise GlobmedError(f"{folder}: folder not found")
-    if not ((folder / "config.json").exists() or (folder / "adapter_config.json").exists()):
-        raise GlobmedError(f"{folder}: no model here (neither config.json nor adapter_config.json)")
-    manifest = folder / MANIFEST
-    if not manifest.exists() or json.loads(manifest.read_text(encoding="utf-8")).get("kind") != "globmed-model":
-        raise GlobmedError(f"{folder}: no globmed.json model manifest (is this a `globmed train sft` output?); "
-                           "without it the licence guard cannot tell what the model was trained on")
-    if not (folder / CARD).exists():
-        raise GlobmedError(f"{folder}: no model card (README.md); write it with `globmed train card {folder}`")

@@ -27,10 +27,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import languages, registry
-from ..bench.data import Source, load_items, open_source
-from ..bench.tasks import get_task
+from ..core.datafolder import DataFolder, config_name, open_data
+from ..core.modelfolder import BUILT_DATA
 from ..errors import GlobmedError
 from ..sample import sources_folder
+from ..tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def resolve_data(data: str | None, sources: Path | None, workdir: Path, console:
     if not sources.is_dir():
         hint = "" if sources.is_absolute() else f" (relative to the current directory {Path.cwd()})"
         raise GlobmedError(f"{sources}: sources folder not found{hint}")
-    out = Path(workdir) / ".cache" / "data"
+    out = Path(workdir) / BUILT_DATA
     stamp = out / ".fingerprint"
     with _main_first(distributed):
         fingerprint = source_fingerprint(sources)
@@ -72,7 +73,7 @@ def resolve_data(data: str | None, sources: Path | None, workdir: Path, console:
 
             build(BuildSettings(sources=sources, out=out, overwrite=True), console=console or Console(stderr=True))
             stamp.write_text(fingerprint)
-    open_source.cache_clear()
+    open_data.cache_clear()
     return str(out)
 
 
@@ -84,15 +85,7 @@ def _main_first(distributed: bool) -> Any:
     return distributed_state().main_process_first()
 
 
-def split_names(source: Source, config: str) -> list[str]:
-    if source.local is not None:
-        return list(source.configs.get(config, {}))
-    import datasets
-
-    return list(datasets.get_dataset_split_names(source.ref, config))
-
-
-def load_records(source: Source, datasets: str | list[str], langs: str | list[str], split: str,
+def load_records(source: DataFolder, datasets: str | list[str], langs: str | list[str], split: str,
                  limit: int | None = None, tasks: Iterable[str] | None = None
                  ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """dataset -> language -> item id -> row, for the selected configs present in `source`.
@@ -108,15 +101,15 @@ def load_records(source: Source, datasets: str | list[str], langs: str | list[st
         if tasks is not None and spec.task not in tasks:
             continue
         for lang in wanted_langs:
-            config = f"{dataset}.{lang}"
+            config = config_name(dataset, lang)
             if config not in source.configs:
                 continue
-            splits = split_names(source, config)
+            splits = source.splits(config)
             chosen = next((s for s in wanted_splits if s in splits), None)
             if chosen is None:
                 raise GlobmedError(f"{source.ref}: config {config} has no split {split!r} (it has {', '.join(splits)}); "
                                    f"choose with --split (a comma-separated list takes the first one present)")
-            rows = load_items(source, config, chosen)
+            rows = source.items(config, chosen)
             out.setdefault(dataset, {})[lang] = {row["id"]: row for row in rows}
         if limit and dataset in out:
             first = next(iter(out[dataset].values()))

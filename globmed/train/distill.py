@@ -39,17 +39,17 @@ from rich.table import Table
 
 from .. import __version__, languages, registry
 from ..backends import GenerationSettings, Request, Response, make_backend
-from ..bench.data import open_source
 from ..bench.extract import extract_answer, strip_reasoning
-from ..bench.tasks import get_task
+from ..core import CACHE, REQUEST_STORE
+from ..core.datafolder import open_data
 from ..errors import GlobmedError
 from ..io import atomic_path, write_json
 from ..records import LETTERS
 from ..runner import Job, RateLimiter, Store, execute, request_key
+from ..tasks import get_task
 from .data import Instance, assign_languages, language_mix, load_records, print_mix, resolve_data
 from .settings import DistillSettings
 
-STORE = Path(".cache") / "requests.sqlite"
 OUTPUT = "distill.jsonl"
 PROMPT_VERSION = "distill-v1"
 TASKS = ("mcqa", "nli")
@@ -167,7 +167,7 @@ def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_l
 
     done: dict[Instance, str] = {}
     counts: dict[str, Counter] = defaultdict(Counter)
-    root = Path(settings.out) / ".cache" / "translate"
+    root = Path(settings.out) / CACHE / "translate"
     for lang, items in todo.items():
         work = root / lang
         records = work / "traces.jsonl"
@@ -199,7 +199,7 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
     console = console or Console()
     out = Path(settings.out)
     data_ref = resolve_data(settings.data, settings.sources, out, Console(stderr=True), distributed=False)
-    source = open_source(data_ref)
+    source = open_data(data_ref)
     wanted = registry.parse_datasets(settings.datasets)
     skipped = [d for d in wanted if registry.get(d).task not in TASKS]
     if skipped:
@@ -217,7 +217,7 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
 
     backend = make_backend(settings.backend, settings.model or "", base_url=settings.base_url,
                            api_key_env=settings.api_key_env)
-    store = Store(out / STORE)
+    store = Store(out / REQUEST_STORE)
     try:
         identity = backend.identity()
         gen = GenerationSettings(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed,

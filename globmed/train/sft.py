@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ..core.modelfolder import BASE_MODEL, CHECKPOINTS, LANGUAGE_MIX, MERGED, TRAIN_REPORT
 from ..errors import GlobmedError
 from ..io import write_json
 from .data import (assign_languages, conversations, distill_conversations, language_mix, load_records, print_mix,
@@ -27,7 +28,6 @@ from .report import train_report
 from .scale import cpu_only, distributed_state, gradient_accumulation, num_processes, parallelism, resolve_bf16
 from .settings import TINY, SFTSettings
 
-CHECKPOINTS = Path(".cache") / "checkpoints"
 CLOCK = "globmed-clock.json"  # in each checkpoint: the training time up to it, over every attempt
 
 
@@ -57,10 +57,10 @@ def training_rows(settings: SFTSettings, workdir: Path, console: Console | None 
     if settings.data or settings.sources:  # also for a tiny model's tokenizer with distillation data only
         data_ref = resolve_data(settings.data, settings.sources, workdir, console)
     if not settings.distill_data or settings.include_direct:
-        from ..bench.data import open_source
+        from ..core.datafolder import open_data
 
         assert data_ref is not None
-        records = load_records(open_source(data_ref), settings.datasets, settings.languages, settings.split, settings.limit)
+        records = load_records(open_data(data_ref), settings.datasets, settings.languages, settings.split, settings.limit)
         rows += conversations(records, assign_languages(records, settings.language_mode, settings.seed))
         return rows, data_ref, data_ref
     return rows, None, data_ref
@@ -70,7 +70,7 @@ def tiny_base_model(workdir: Path, data_ref: str | None) -> Path:
     """The smoke recipe's model: built locally (random init, tokenizer trained on the data's texts)."""
     from ..tiny_model import build_tiny_model, sample_texts
 
-    path = Path(workdir) / ".cache" / "base-model"
+    path = Path(workdir) / BASE_MODEL
     with distributed_state().main_process_first():
         if not (path / "config.json").exists():
             if not data_ref or not Path(data_ref).is_dir():
@@ -214,7 +214,7 @@ def prepare(settings: SFTSettings, console: Console | None = None) -> Prepared:
     mix["dropped_too_long"] = dropped
     if state.is_main_process:
         print_mix(mix, say.console)
-        write_json(out / "language_mix.json", mix)
+        write_json(out / LANGUAGE_MIX, mix)
     if dropped:
         say.print(f"[yellow]{dropped} conversation(s) longer than {settings.max_length} tokens were left out[/]")
 
@@ -282,16 +282,16 @@ def run_sft(settings: SFTSettings, console: Console | None = None) -> Path:
     if p.is_main:
         merged = settings.peft != "none" and settings.merge_lora
         if merged:
-            merge_adapter(out, out / "merged")
+            merge_adapter(out, out / MERGED)
         report = train_report(p, result, seconds, resumed_from=checkpoint_step(checkpoint) if checkpoint else None)
-        write_json(out / "train_report.json", report)
+        write_json(out / TRAIN_REPORT, report)
         from .card import write_manifest, write_model_card
 
-        for folder in [out] + ([out / "merged"] if merged else []):
+        for folder in [out] + ([out / MERGED] if merged else []):
             write_manifest(folder, report)
             write_model_card(folder, report, results=settings.results, template=settings.card_template,
                              name=settings.model_name)
-        say.print(f"[green]trained[/] in {seconds:.0f} s: {out}" + (f" (merged model: {out / 'merged'})" if merged else ""))
+        say.print(f"[green]trained[/] in {seconds:.0f} s: {out}" + (f" (merged model: {out / MERGED})" if merged else ""))
     trainer.accelerator.wait_for_everyone()
     return out
 

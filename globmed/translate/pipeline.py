@@ -41,6 +41,7 @@ from rich.table import Table
 
 from .. import __version__, languages
 from ..backends import make_backend
+from ..core import CACHE, REQUEST_STORE
 from ..errors import GlobmedError
 from ..io import write_json
 from ..records import Record
@@ -52,9 +53,9 @@ from .dictionary import Dictionary, GlossaryEntry
 from .agents import Pair, Translator, source_fields
 from .settings import TranslateSettings
 
-STORE = Path(".cache") / "requests.sqlite"
-BATCHES = Path(".cache") / "batches.jsonl"
-PARTIAL = Path(".cache") / "partial"
+STORE = REQUEST_STORE
+BATCHES = Path(CACHE) / "batches.jsonl"
+PARTIAL = Path(CACHE) / "partial"
 MANIFEST = "globmed-translate.json"
 
 

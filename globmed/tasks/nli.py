@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...languages import Language
-from ...registry import DatasetSpec
-from ..extract import extract_answer
-from . import Scored, Task, argmax_choice, colon
+from ..languages import Language
+from ..registry import DatasetSpec
+from .base import Task, colon
 
 
 def prompt(row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> str:
@@ -33,14 +32,4 @@ def target(row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> str:
     return lang.label_word(row["label"])
 
 
-def score_text(text: str, row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> Scored:
-    pred = extract_answer(text, lang.code, "nli", list(spec.labels))
-    return Scored(pred, pred == row["label"])
-
-
-def score_choices(scores: list[float], row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> Scored:
-    pred = argmax_choice(scores, list(spec.labels))
-    return Scored(pred, pred == row["label"])
-
-
-TASK = Task("nli", prompt, choices, gold, target, score_text, score_choices, max_tokens=32)  # one label word
+TASK = Task("nli", prompt, choices, gold, target, max_tokens=32)  # one label word

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...languages import Language
-from ...records import LETTERS
-from ...registry import DatasetSpec
-from ..extract import extract_answer
-from . import Scored, Task, argmax_choice, colon
+from ..languages import Language
+from ..records import LETTERS
+from ..registry import DatasetSpec
+from .base import Task, colon
 
 
 def prompt(row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> str:
@@ -36,14 +35,4 @@ def target(row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> str:
     return f"{letter}. {row['options'][LETTERS.index(letter)]}"
 
 
-def score_text(text: str, row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> Scored:
-    pred = extract_answer(text, lang.code, "mcqa", list(row["options"]))
-    return Scored(pred, pred == row["answer"])
-
-
-def score_choices(scores: list[float], row: Mapping[str, Any], lang: Language, spec: DatasetSpec) -> Scored:
-    pred = argmax_choice(scores, list(choices(row, lang, spec)))
-    return Scored(pred, pred == row["answer"])
-
-
-TASK = Task("mcqa", prompt, choices, gold, target, score_text, score_choices, max_tokens=32)  # a letter (+ option text)
+TASK = Task("mcqa", prompt, choices, gold, target, max_tokens=32)  # a letter (+ option text)
