@@ -10,7 +10,7 @@ DEEPSPEED ?= deepspeed==0.19.8
 CONSTRAINTS ?= constraints.txt
 PIP_INSTALL = $(BIN)/pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: demo demo-offline test install clean constraints
+.PHONY: demo demo-offline test test-fast install clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,16 @@ demo: $(VENV)/.installed-demo
 demo-offline: $(VENV)/.installed-demo
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --offline --sources sample --workdir demo
 
+# Lint first (ruff, configured in pyproject.toml), then every test, one process: the heavy tests time
+# real servers and trainings, and on a 2-core machine parallel workers only slow them down (issue 17).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q --durations=25
+
+# While developing: the tests not marked slow, on two workers (pytest-xdist), in a few minutes.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 # pip freeze of the installed .venv: globmed itself and pip's own tools left out, local version labels
 # dropped (the CPU wheel's 2.13.0+cpu satisfies torch==2.13.0 wherever it is found).

@@ -90,7 +90,7 @@ def session_bench(args: argparse.Namespace, built: Path, work: Path) -> None:
     parts = set(args.parts.split(","))
     for mode in [m for m in ("queue", "reject") if m in parts or (m == "queue" and "long" in parts)]:
         with Server(LATENCY, CAPACITY, mode, work / f"session-{mode}.log") as server:
-            for i in range(args.repeats if mode in parts else 0):
+            for _i in range(args.repeats if mode in parts else 0):
                 for label, src in codes:
                     out = fresh()
                     first = record("short", mode, f"{label} default", run_globmed(server, built, out, 1, limit=args.short, src=src))
@@ -99,7 +99,7 @@ def session_bench(args: argparse.Namespace, built: Path, work: Path) -> None:
                            vs_first=round(second["req_per_s"] / (first["frac"] * ideal), 3))
                 record("short", mode, "--concurrency 64", run_globmed(server, built, fresh(), 1, CAPACITY, limit=args.short))
             if mode == "queue" and "long" in parts:
-                for i in range(args.repeats):
+                for _i in range(args.repeats):
                     for label, src in codes:
                         record("queue", mode, f"{label} default", run_globmed(server, built, fresh(), args.runs, src=src))
                     record("queue", mode, "--concurrency 64", run_globmed(server, built, fresh(), args.runs, CAPACITY))

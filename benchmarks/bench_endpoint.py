@@ -58,8 +58,18 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from _server import (CAPACITY, LATENCY, Server, chat_records, globmed_cli, globmed_cmd, quiet_env, run_globmed,  # noqa: E402
-                     run_measured, server_view)
+from _server import (  # noqa: E402
+    CAPACITY,
+    LATENCY,
+    Server,
+    chat_records,
+    globmed_cli,
+    globmed_cmd,
+    quiet_env,
+    run_globmed,
+    run_measured,
+    server_view,
+)
 
 GEN_TASK = "globmed_medqa_en_gen"
 
@@ -156,9 +166,10 @@ def slowest_imports(args: list[str], top: int = 12) -> list[tuple[str, float]]:
 def trace_adaptive(base_url: str, built: Path, out: Path, runs: int) -> dict[str, Any]:
     """A default-settings run in-process with the adaptive limit instrumented: the window over time, its
     cuts (with the latency that caused them) and the latencies the runner saw."""
+    from rich.console import Console
+
     import globmed.runner as runner_mod
     from globmed.bench.run import BenchSettings, run_bench
-    from rich.console import Console
 
     original = runner_mod.AdaptiveLimit
     trace: dict[str, Any] = {"samples": [], "cuts": [], "latencies": []}
@@ -204,8 +215,9 @@ def profile_run(base_url: str, built: Path, out: Path, runs: int, concurrency: i
     import io
     import pstats
 
-    from globmed.bench.run import BenchSettings, run_bench
     from rich.console import Console
+
+    from globmed.bench.run import BenchSettings, run_bench
 
     settings = BenchSettings(data=str(built), out=out, backend="openai", model="scripted", base_url=base_url,
                              datasets="medqa", languages="en", runs=runs, concurrency=concurrency, progress=False)
@@ -313,7 +325,7 @@ def main() -> None:
             print(f"modules imported by an openai-backend run: {res['imports_api_backend']}", flush=True)
             # (b) 400-item end-to-end, default settings
             e2e = []
-            for i in range(args.repeats):
+            for _i in range(args.repeats):
                 r = run_globmed(server, built, fresh(), 1)
                 e2e.append(r)
                 print(f"globmed 400 items, default settings: wall {r['wall_s']:.2f} s, first request after "

@@ -81,10 +81,11 @@ def raw_prompt(item: dict[str, Any]) -> str:
 
 def make_data(cache: Path, n_items: int, target_tokens: int, seed: int) -> dict[str, Any]:
     from data_build import Vocab, Writer
-    from globmed.hub.build import BuildSettings, build
-    from globmed.tiny_model import build_tiny_model
     from rich.console import Console
     from transformers import AutoTokenizer
+
+    from globmed.hub.build import BuildSettings, build
+    from globmed.tiny_model import build_tiny_model
 
     rng = random.Random(seed)
     vocab = Vocab(seed)

@@ -116,11 +116,12 @@ def memory_store_class() -> type:
 
 
 def run_in_process(base_url: str, built: Path, out: Path, runs: int, store_cls: type | None) -> float:
+    from rich.console import Console
+
     import globmed.bench.run as run_mod
     import globmed.bench.score as score_mod
     from globmed.bench.run import BenchSettings, run_bench
     from globmed.runner.store import Store
-    from rich.console import Console
 
     run_mod.Store = score_mod.Store = store_cls or Store
     settings = BenchSettings(data=str(built), out=out, backend="openai", model="scripted", base_url=base_url,

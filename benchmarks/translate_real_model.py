@@ -46,8 +46,7 @@ from globmed.runner import Job, Store, execute, request_key  # noqa: E402
 from globmed.sample import SOURCES  # noqa: E402
 from globmed.screening import Screener  # noqa: E402
 from globmed.sources import read_dataset  # noqa: E402
-from globmed.translate import quality as q  # noqa: E402
-from globmed.translate import templates as tpl  # noqa: E402
+from globmed.translate import quality as q, templates as tpl  # noqa: E402
 from globmed.translate.agents import Translator, output_format, source_fields  # noqa: E402
 from globmed.translate.parse import parse_fields  # noqa: E402
 from globmed.translate.pipeline import translate  # noqa: E402

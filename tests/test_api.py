@@ -21,7 +21,7 @@ from rich.console import Console
 import globmed
 from globmed import languages, registry
 from globmed.errors import GlobmedError
-from tests.conftest import ROOT, cli_env, gold_responder, load_config, run_cli
+from tests.conftest import ROOT, cli_env, gold_responder, load_config
 
 
 def test_version(cli):
@@ -126,10 +126,8 @@ def test_results_have_a_fixed_schema_read_back_with_datasets(sample_data, openai
     NLI gold/pred as ClassLabels, and each detail row keeps the system and user messages as sent."""
     import datasets
 
-    from globmed.bench.run import run_bench
+    from globmed.bench.run import BenchSettings, run_bench
     from globmed.bench.schema import RESULTS
-
-    from globmed.bench.run import BenchSettings
 
     server = openai_server(responder=gold_responder(sample_data, template="{}"))
     out = tmp_path / "out"

@@ -12,10 +12,29 @@ import json
 
 import pytest
 
-from .conftest import (SOURCE_FILES, bionli_item, cli_env, data_build, default_content, expertqa_item, headqa_doc,
-                       headqa_item, liveqa_xml, load_config, make_sources, medexpqa_item, medmcqa_item, mednli_item,
-                       medqa_item, mmlu_item, partial_leftovers, pubmedqa_item, run_cli, screening_report,
-                       write_source)
+from .conftest import (
+    SOURCE_FILES,
+    bionli_item,
+    cli_env,
+    data_build,
+    default_content,
+    expertqa_item,
+    headqa_doc,
+    headqa_item,
+    liveqa_xml,
+    load_config,
+    make_sources,
+    medexpqa_item,
+    medmcqa_item,
+    mednli_item,
+    medqa_item,
+    mmlu_item,
+    partial_leftovers,
+    pubmedqa_item,
+    run_cli,
+    screening_report,
+    write_source,
+)
 
 MEDQA = SOURCE_FILES["medqa"]
 OPTS = ["Aspirin", "Heparin", "Warfarin", "Clopidogrel"]

@@ -10,11 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from globmed.core.datafolder import open_data
 from globmed.bench.report import compare
-from globmed.errors import GlobmedError
 from globmed.bench.run import BenchSettings, run_bench
+from globmed.core.datafolder import open_data
 from globmed.core.resultsfolder import ResultsFolder
+from globmed.errors import GlobmedError
 from tests.conftest import cli_env, gold_responder, run_cli
 
 

@@ -14,8 +14,21 @@ import yaml
 
 from globmed.languages import HERE as LANGUAGES_DIR
 
-from .conftest import (card_yaml, cli_env, data_build, headqa_doc, headqa_item, load_config, make_sources,
-                       mednli_item, medqa_item, read_records, run_cli, screening_report, write_jsonl)
+from .conftest import (
+    card_yaml,
+    cli_env,
+    data_build,
+    headqa_doc,
+    headqa_item,
+    load_config,
+    make_sources,
+    mednli_item,
+    medqa_item,
+    read_records,
+    run_cli,
+    screening_report,
+    write_jsonl,
+)
 
 MEDQA_ITEMS = [
     medqa_item("Deficiency of which vitamin causes scurvy?", ["Vitamin A", "Vitamin C", "Vitamin D", "Vitamin K"], "B"),

@@ -26,8 +26,21 @@ import pytest
 
 from globmed import registry
 
-from .conftest import (BIN, ROOT, SAMPLE_SOURCES, SOURCE_FILES, cli_env, data_build, expertqa_item,
-                       load_config, make_sources, medqa_item, mmlu_item, partial_leftovers, write_jsonl)
+from .conftest import (
+    BIN,
+    ROOT,
+    SAMPLE_SOURCES,
+    SOURCE_FILES,
+    cli_env,
+    data_build,
+    expertqa_item,
+    load_config,
+    make_sources,
+    medqa_item,
+    mmlu_item,
+    partial_leftovers,
+    write_jsonl,
+)
 
 OPTS = ["Aspirin", "Heparin", "Warfarin", "Clopidogrel"]
 # A MedQA-style question (written for this test) in the layout of the Hub copy GBaker/MedQA-USMLE-4-options-hf:

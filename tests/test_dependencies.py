@@ -13,7 +13,6 @@ import functools
 import importlib.metadata
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement

@@ -13,6 +13,7 @@ from datasets import ClassLabel, Features
 from globmed.bench.judge import SYSTEM, read_verdict
 from globmed.core.resultsfolder import ResultsFolder
 
+
 def _rows(folder):
     """Rows of a details config with its class labels (NLI pred, pred_judge, gold) as names."""
     table = pq.read_table(folder)

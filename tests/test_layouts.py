@@ -19,8 +19,18 @@ from globmed.screening import Screener
 from globmed.sources import read_dataset
 from globmed.sources.layout import locate
 
-from .conftest import (expertqa_item, headqa_doc, headqa_item, liveqa_xml, medexpqa_item, medmcqa_item, medqa_item,
-                       mmlu_item, read_records, write_source)
+from .conftest import (
+    expertqa_item,
+    headqa_doc,
+    headqa_item,
+    liveqa_xml,
+    medexpqa_item,
+    medmcqa_item,
+    medqa_item,
+    mmlu_item,
+    read_records,
+    write_source,
+)
 
 
 def located(root, name):

@@ -17,7 +17,6 @@ import globmed.languages as languages_pkg
 from globmed import languages
 from globmed.bench import metrics
 
-
 # --------------------------------------------------------------------------- Wilson
 
 

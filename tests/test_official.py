@@ -17,13 +17,12 @@ import pytest
 from rich.console import Console
 
 from globmed import registry
-from globmed.core.datafolder import open_data
 from globmed.bench.score import translation_kind
+from globmed.core.datafolder import open_data
 from globmed.hub.build import build
 from globmed.hub.settings import BuildSettings
 
-from .conftest import (headqa_doc, headqa_item, medexpqa_item, medmcqa_item, pubmedqa_item, write_jsonl,
-                       write_source)
+from .conftest import headqa_doc, headqa_item, medexpqa_item, medmcqa_item, pubmedqa_item, write_jsonl, write_source
 
 CASES = {  # id -> (question per language, options, correct option)
     1: ({"es": "¿Fármaco de elección en la anafilaxia?", "en": "Drug of choice in anaphylaxis?",

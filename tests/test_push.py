@@ -17,8 +17,19 @@ import pytest
 
 from tests.support.hub_server import HubServer, client_env
 
-from .conftest import (cli_env, data_build, headqa_doc, headqa_item, load_config, make_sources, mednli_item,
-                       medqa_item, read_records, run_cli, write_jsonl)
+from .conftest import (
+    cli_env,
+    data_build,
+    headqa_doc,
+    headqa_item,
+    load_config,
+    make_sources,
+    mednli_item,
+    medqa_item,
+    read_records,
+    run_cli,
+    write_jsonl,
+)
 
 SECRET = "hf_GlobmedPushSecret" + uuid.uuid4().hex  # distinctive: any leak is found by a plain search
 REPO = "globmed-org/sample"

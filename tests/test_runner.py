@@ -18,16 +18,15 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 import pytest
-
-from globmed.errors import GlobmedError
 from rich.console import Console
 
 from globmed.backends import GenerationSettings, Request, make_backend
 from globmed.bench.run import BenchSettings, run_bench
 from globmed.core.resultsfolder import ResultsFolder
+from globmed.errors import GlobmedError
 from globmed.runner import Job, RunStats, Store, execute, request_key
-from globmed.runner.store import checksum
 from globmed.runner.concurrency import INITIAL, endpoint_key
+from globmed.runner.store import checksum
 from tests.conftest import ROOT, gold_responder
 from tests.support.virtual_server import SimulatedServer, simulate
 

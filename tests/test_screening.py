@@ -23,8 +23,22 @@ from globmed.errors import GlobmedError
 from globmed.records import LFQARecord, MCQARecord, NLIRecord
 from globmed.screening import RULES, Screener, images
 
-from .conftest import (ROOT, cli_env, data_build, expertqa_item, headqa_doc, headqa_item, load_config, make_sources,
-                       medmcqa_item, mednli_item, medqa_item, mmlu_item, run_cli, screening_report)
+from .conftest import (
+    ROOT,
+    cli_env,
+    data_build,
+    expertqa_item,
+    headqa_doc,
+    headqa_item,
+    load_config,
+    make_sources,
+    medmcqa_item,
+    mednli_item,
+    medqa_item,
+    mmlu_item,
+    run_cli,
+    screening_report,
+)
 
 MEDQA = "medqa/US/4_options/phrases_no_exclude_test.jsonl"
 OPTS = ["Aspirin", "Heparin", "Warfarin", "Clopidogrel"]

@@ -19,9 +19,22 @@ from globmed.records import LFQARecord, MCQARecord, NLIRecord
 from globmed.screening import Screener
 from globmed.sources import read_dataset
 
-from .conftest import (SAMPLE_SOURCES, bionli_item, expertqa_item, headqa_doc, headqa_item, liveqa_xml,
-                       medexpqa_item, medmcqa_item, mednli_item, medqa_item, mmlu_item, pubmedqa_item,
-                       read_records, write_source)
+from .conftest import (
+    SAMPLE_SOURCES,
+    bionli_item,
+    expertqa_item,
+    headqa_doc,
+    headqa_item,
+    liveqa_xml,
+    medexpqa_item,
+    medmcqa_item,
+    mednli_item,
+    medqa_item,
+    mmlu_item,
+    pubmedqa_item,
+    read_records,
+    write_source,
+)
 
 
 def by_question(records) -> dict:

@@ -11,7 +11,6 @@ from scipy import stats as sps
 
 from globmed.bench import stats
 
-
 # --------------------------------------------------------------------------- stars
 
 

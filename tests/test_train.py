@@ -55,8 +55,8 @@ def test_shipped_recipes_are_package_data_and_resolve_by_name_or_path(tmp_path):
 
 
 def test_cli_flags_override_the_recipe(monkeypatch):
-    from globmed import cli
     import globmed.train.sft as sft
+    from globmed import cli
 
     seen = {}
     monkeypatch.setattr(sft, "run_sft", lambda settings, console=None: seen.setdefault("s", settings))

@@ -19,8 +19,8 @@ import pytest
 
 from globmed import languages, registry
 from globmed.core.datafolder import open_data
-from globmed.tasks import get_task
 from globmed.records import LETTERS
+from globmed.tasks import get_task
 from tests.support.fake_translator import make_responder, stage_of
 
 from .conftest import BIN, ROOT, cli_env, run_cli

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from globmed import sample
-from tests.support.fake_translator import make_responder, stage_of
 from tests.conftest import BIN, ROOT, SAMPLE_SOURCES, cli_env, load_config, run_cli
+from tests.support.fake_translator import make_responder, stage_of
 from tests.support.openai_server import OpenAIServer, _head
 
 DICTIONARY = sample.DICTIONARY

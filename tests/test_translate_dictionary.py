@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from globmed import sample
 from globmed.errors import GlobmedError
 from globmed.translate.dictionary import Dictionary, GlossaryEntry
 from globmed.translate.quality import glossary_coverage
-from globmed import sample
 
 
 def make(*rows: tuple[str, ...]) -> Dictionary:

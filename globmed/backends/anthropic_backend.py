@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterator
 
 from ..urls import public_url
-from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, check_size,
-                   http_error, split_system, too_large, transport_error)
+from .base import (
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+    Backend,
+    BackendError,
+    Request,
+    Response,
+    check_size,
+    http_error,
+    split_system,
+    too_large,
+    transport_error,
+)
 
 
 @dataclass

@@ -20,8 +20,19 @@ from typing import Any, AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 from ..urls import public_url
-from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, choice_scores,
-                   http_error, text_content, too_large, transport_error)
+from .base import (
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+    Backend,
+    BackendError,
+    Request,
+    Response,
+    choice_scores,
+    http_error,
+    text_content,
+    too_large,
+    transport_error,
+)
 
 OPENAI_URL = "https://api.openai.com/v1"
 

@@ -9,8 +9,20 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from ..urls import hf_token_allowed, public_url
-from .base import (DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, Backend, BackendError, Request, Response, check_size,
-                   choice_scores, http_error, text_content, too_large, transport_error)
+from .base import (
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+    Backend,
+    BackendError,
+    Request,
+    Response,
+    check_size,
+    choice_scores,
+    http_error,
+    text_content,
+    too_large,
+    transport_error,
+)
 
 NO_TOKEN = "EMPTY"  # what self-hosted servers get instead of a token (they accept any)
 # The HTTP library's failures to get an answer (httpx's TransportError: connect/read errors and timeouts)

@@ -69,8 +69,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .extract_rules import (BOX, CLOSERS, CONN, LATIN, LETTER, LETTERS, TERMINAL, Patterns, key, normalize,
-                            patterns)
+from .extract_rules import BOX, CLOSERS, CONN, LATIN, LETTER, LETTERS, TERMINAL, Patterns, key, normalize, patterns
 
 __all__ = ["extract_answer", "strip_reasoning"]
 

@@ -69,7 +69,7 @@ def heatmap_panels(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         langs = sorted({t["language"] for t in rows}, key=lambda c: (rank.get(c, len(rank)), c))
         cell = {(t["model"], t["language"]): t for t in rows}
 
-        def diff(m: str, lang: str) -> float:
+        def diff(m: str, lang: str, cell: dict = cell) -> float:  # this panel's cells (bound now)
             t = cell.get((m, lang))
             return 100 * t["diff"] if t and t["diff"] == t["diff"] else float("nan")
 

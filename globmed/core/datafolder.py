@@ -115,8 +115,8 @@ def open_data(ref: str) -> DataFolder:
     path = Path(ref)
     if path.is_dir():
         return _local(ref, path)
-    from huggingface_hub import HfApi
     import datasets
+    from huggingface_hub import HfApi
 
     try:
         info = HfApi().dataset_info(ref)

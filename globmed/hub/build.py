@@ -18,20 +18,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__, languages, registry
+from ..attach import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from ..core.datafolder import SCREENING_REPORT, config_name, split_file, write_manifest
 from ..errors import GlobmedError
 from ..io import atomic_dir, remove_stale_partials, write_json
 from ..records import Record
-from ..screening import Screener, report
 from ..sample import MARKER as SAMPLE_MARKER, sources_folder
+from ..screening import Screener, report
 from ..sources import read_dataset
 from ..sources._io import refuse_links_leaving
 from ..sources.layout import Located, locate
-from ..attach import ORIGINAL, TranslationProblem, attach, load_source, translation_sources
 from .card import write_card
 from .guards import data_loss, missing_table
 from .parquet import RowWriter, schema_for
 from .settings import BuildSettings
+
 
 @dataclass
 class BuildResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 SOURCES_HELP = "folder with the original source files; `sample`: the shipped sample"
 DATASETS_HELP = "comma-separated dataset names, or 'all'"
 

@@ -184,7 +184,7 @@ def collect(paths: Iterable[Path]) -> list[Sheet]:
                     stems.setdefault(f.stem, []).append(f)
             if not stems:
                 raise GlobmedError(f"{p}: no review sheets (.csv/.xlsx) in this folder")
-            for stem, files in sorted(stems.items()):
+            for _stem, files in sorted(stems.items()):
                 read = [read_sheet(f) for f in files]
                 filled = [s for s in read if _has_scores(s)]
                 if len(filled) > 1:

@@ -110,7 +110,7 @@ def load(refs: Iterable[str]) -> Loaded:
             if shown != name:
                 source.renames[name] = shown
             seen.add(shown)
-        frame["model"] = frame["model"].map(lambda m: source.renames.get(m, m))
+        frame["model"] = frame["model"].map(source.renames).fillna(frame["model"])
         sources.append(source)
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))

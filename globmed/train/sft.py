@@ -22,8 +22,15 @@ from rich.console import Console
 from ..core.modelfolder import BASE_MODEL, CHECKPOINTS, LANGUAGE_MIX, MERGED, TRAIN_REPORT
 from ..errors import GlobmedError
 from ..io import write_json
-from .data import (assign_languages, conversations, distill_conversations, language_mix, load_records, print_mix,
-                   resolve_data)
+from .data import (
+    assign_languages,
+    conversations,
+    distill_conversations,
+    language_mix,
+    load_records,
+    print_mix,
+    resolve_data,
+)
 from .report import train_report
 from .scale import cpu_only, distributed_state, gradient_accumulation, num_processes, parallelism, resolve_bf16
 from .settings import TINY, SFTSettings

@@ -16,8 +16,7 @@ from ..records import Record
 from ..runner import Job, Store, request_key
 from ..runner.calls import Outcome
 from ..structure import check_translation
-from . import quality as q
-from . import templates as tpl
+from . import quality as q, templates as tpl
 from .dictionary import GlossaryEntry
 from .parse import parse_fields, parse_json_object
 from .settings import TranslateSettings

@@ -49,8 +49,8 @@ from ..runner import RateLimiter, RunStats, Store
 from ..runner.calls import Caller
 from ..urls import public_url
 from . import templates as tpl
-from .dictionary import Dictionary, GlossaryEntry
 from .agents import Pair, Translator, source_fields
+from .dictionary import Dictionary, GlossaryEntry
 from .settings import TranslateSettings
 
 STORE = REQUEST_STORE
