@@ -15,7 +15,7 @@ from .bench.settings import CompareSettings, ReportSettings
 from .catalog import ListSettings
 from .demo import DemoSettings
 from .deploy.cli import deploy_app
-from .errors import EXIT_STATUS_HELP, run_app
+from .errors import EXIT_STATUS_HELP, IncompleteRun, run_app
 from .hub.settings import BuildSettings, RecordsSettings, SourcesSettings
 from .models.settings import FetchSettings
 from .review.settings import ReviewRankSettings, ReviewSampleSettings, ReviewScoreSettings
@@ -182,7 +182,11 @@ def translate_run(settings: TranslateSettings) -> None:
     """Translate screened records: dictionary glossary, draft, review (Expert Agent I), refine (Expert Agent II), structure check, back-translation; crash-safe and resumable."""
     from .translate.pipeline import translate
 
-    translate(settings, err)
+    summary = translate(settings, err)
+    errors = summary.get("counts", {}).get("error", 0)
+    if errors:  # written and resumable, but not complete: say so with the exit status, as `bench run` does
+        raise IncompleteRun(f"{errors} record-language pair(s) had failed calls; they are recorded with status "
+                            f"\"error\" in {settings.out} (never kept). Rerun the same command to retry them.")
 
 
 @settings_command(review_app, "sample", ReviewSampleSettings)

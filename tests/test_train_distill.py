@@ -75,6 +75,27 @@ def rows(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "distill.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
+def test_failed_teacher_requests_exit_3_and_a_rerun_completes(openai_server, sample_data, items, tmp_path):
+    """Exit status 3 (finished with failed requests), as `bench run`: the dataset and report are written,
+    the failed item is left out, and the same command retries exactly it and exits 0."""
+    server = openai_server(responder=teacher(items))
+    right = next(v for v in items.values() if v["fate"] == "right" and v["dataset"] == "medqa")
+    server.fail(right["row"]["question"], 400, times=None)  # not retryable
+    out = tmp_path / "distill"
+    env = cli_env(tmp_path / "hf_home")
+    res = run_cli(distill_args(sample_data, out, server.base_url, "--translate", "no"), env)
+    assert res.returncode == 3, str(res)
+    assert "1 teacher request(s)" in res.output and "Rerun the same command" in res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["last_run"]["errors"] == 1 and (right["dataset"], right["id"]) not in {(r["dataset"], r["id"]) for r in rows(out)}
+    server.rules.clear()
+    server.reset()
+    again = run_cli(distill_args(sample_data, out, server.base_url, "--translate", "no"), env)
+    assert again.returncode == 0, str(again)
+    assert len(server.chat_requests()) == 1  # only the failed one
+    assert (right["dataset"], right["id"]) in {(r["dataset"], r["id"]) for r in rows(out)}
+
+
 def test_keeps_only_right_answers_translates_and_trains(openai_server, sample_data, items, tmp_path):
     server = openai_server(responder=teacher(items))
     translator = openai_server(responder=make_responder())  # its own model and server, as in the paper (GPT-5)

@@ -199,7 +199,8 @@ def test_call_errors_are_recorded_not_kept_and_retried_on_rerun(cli, openai_serv
     server.fail("crushing chest pain", 400, times=None)  # not retryable: the draft of this record fails
     out = tmp_path / "out"
     res = translate(cli, records, out, server, "--datasets", "medqa")
-    assert res.returncode == 0, str(res)
+    assert res.returncode == 3, str(res)  # finished with failed calls: rerun to complete
+    assert "Rerun the same command" in res.output and (out / "globmed-translate.json").exists()
     bad = lines(out, "medqa", "sw")[MEDQA_1]
     assert bad["status"] == "error" and "draft call failed" in bad["error"] and "HTTP 400" in bad["error"]
     server.rules.clear()

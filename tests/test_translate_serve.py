@@ -33,8 +33,8 @@ def test_real_http_path_records_garbage_as_failures(served_records, tmp_path):
             "--model", model, "--base-url", base_url, "--limit", "2", "--max-tokens", "12", "--max-fix", "1",
             "--concurrency", "2", "--no-progress"]
     res = run_cli(args, env, timeout=600)
-    assert res.returncode == 0, str(res)
     manifest = json.loads((out / "globmed-translate.json").read_text())
+    assert res.returncode == (3 if manifest["counts"]["error"] else 0), str(res)  # 3: failed calls, rerun
     assert manifest["pairs"] == 4 and manifest["counts"]["ok"] == 0
     assert manifest["counts"]["failed"] + manifest["counts"]["error"] == 4
     assert manifest["usage"]["calls"] >= 4 * 4 - 4  # draft, review, refine (+ 1 retry) per record, over HTTP

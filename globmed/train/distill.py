@@ -42,7 +42,7 @@ from ..backends import GenerationSettings, Request, Response, make_backend
 from ..bench.extract import extract_answer, strip_reasoning
 from ..core import CACHE, REQUEST_STORE
 from ..core.datafolder import open_data
-from ..errors import GlobmedError
+from ..errors import GlobmedError, IncompleteRun
 from ..io import atomic_path, write_json
 from ..records import LETTERS
 from ..runner import Job, RateLimiter, Store, execute, request_key
@@ -176,7 +176,9 @@ def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_l
             tmp.write_text("".join(json.dumps(trace_record(inst, trace, question, teacher_lang, settings.split).to_json(),
                                               ensure_ascii=False) + "\n"
                                    for inst, trace, question in items), encoding="utf-8")
-        translate(trace_translate_settings(settings, records, work, lang), console)
+        summary = translate(trace_translate_settings(settings, records, work, lang), console)
+        if summary["counts"].get("error"):  # calls that failed (retried by a rerun), beside structure failures
+            counts[lang]["call_errors"] = summary["counts"]["error"]
         for path in sorted(work.glob(f"*/{lang}.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
@@ -301,6 +303,11 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
         print_mix(mix, console)
     console.print(f"[green]wrote[/] {out / OUTPUT}: {len(rows)} conversations from {len(kept)} of {len(teacher_rows)} "
                   f"items whose teacher answer matched the gold answer; trace languages: {report['trace_languages']}")
+    translate_errors = sum(c.get("call_errors", 0) for c in translation_counts.values())
+    if stats.errors or translate_errors:  # written, but not complete: the exit status says so (3)
+        raise IncompleteRun(f"{stats.errors} teacher request(s) and {translate_errors} trace translation(s) failed; "
+                            f"recorded in {out / 'report.json'} (those items are left out or keep the English trace). "
+                            "Rerun the same command to retry them.")
     return out / OUTPUT
 
 
