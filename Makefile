@@ -45,16 +45,18 @@ demo: $(VENV)/.installed-demo
 demo-offline: $(VENV)/.installed-demo
 	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/globmed demo --offline --sources sample --workdir demo
 
-# Lint first (ruff, configured in pyproject.toml), then every test, one process: the heavy tests time
-# real servers and trainings, and on a 2-core machine parallel workers only slow them down (issue 17).
+# Lint first (ruff, configured in pyproject.toml), then the tests in two passes: the quick ones on two
+# workers (pytest-xdist), then the slow ones (real model, trainings, Slurm, browser, wheel) and the ones
+# that time a server (marker `timed`) in one process, where no worker beside them skews the clock.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -m "not slow and not timed" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "slow or timed" --durations=20
 
-# While developing: the tests not marked slow, on two workers (pytest-xdist), in a few minutes.
+# While developing: the first pass only (a few minutes).
 test-fast: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not slow and not timed" -n 2 --dist loadfile
 
 # pip freeze of the installed .venv: globmed itself and pip's own tools left out, local version labels
 # dropped (the CPU wheel's 2.13.0+cpu satisfies torch==2.13.0 wherever it is found).

@@ -435,3 +435,15 @@ def real_served(real_model, tmp_path_factory) -> Iterable[str]:
     home = tmp_path_factory.mktemp("serve-real")
     with transformers_serve(real_model, home, cli_env(home / "hf_home")) as url:
         yield url
+
+
+# Modules whose assertions time things (the adaptive window, timeouts, trickling servers, rates): on a
+# 2-core machine a parallel worker beside them skews the clock they measure, so `make test` runs them
+# with the slow tests, in one process, after the rest has run on two workers.
+TIMED_MODULES = {"test_runner.py", "test_hostile_servers.py", "test_progress.py", "test_limits.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in TIMED_MODULES:
+            item.add_marker(pytest.mark.timed)

@@ -19,7 +19,7 @@ from globmed.space import SAMPLE_RESULTS
 from .conftest import BENCH_DATASETS, SAMPLE_SOURCES
 
 # the commands that take no settings at all: they print a shipped file's path or the recipes' list
-NO_SETTINGS = {"globmed train recipes", "globmed train accelerate-config", "globmed train slurm-script"}
+NO_SETTINGS = {"globmed train recipes", "globmed models list", "globmed train accelerate-config", "globmed train slurm-script"}
 MODELS = ["demo-general-8B (synthetic)", "demo-medical-8B (synthetic)"]
 
 

@@ -17,7 +17,7 @@ from tests.support.slurm_cluster import missing, slurm_cluster
 
 from .conftest import ROOT, cli_env, fsdp_on_cpu_pythonpath
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+pytestmark = [pytest.mark.skipif(missing() is not None, reason=missing() or ""), pytest.mark.slow]
 STEPS = 24  # the requeued job's: the requeue must land mid-training, well before the end (after checkpoint 8)
 
 
