@@ -37,7 +37,8 @@ OVERLOAD_RETRIES = 30  # 429 answers tolerated per request before it is recorded
 DEFAULT_DEADLINE = 900.0  # seconds one request may take across all its attempts and backoff waits
 REMEMBER_EVERY = 1.0  # seconds between saves of the adaptive window to the store (and once at the end)
 
-__all__ = ["Job", "RunStats", "execute", "request_key", "Store", "RateLimiter"]
+__all__ = ["Job", "RunStats", "execute", "request_key", "Store", "RateLimiter", "Session", "estimate_tokens",
+           "prompt_hash", "prompt_text", "text_tokens"]
 
 
 @dataclass(frozen=True)
@@ -356,3 +357,7 @@ async def execute(jobs: Iterable[Job], total: int, backend: Backend, store: Stor
         executor._remember(now=float("inf"))
     stats.elapsed = time.perf_counter() - start
     return stats
+
+
+# The session over `execute` (it imports the names above, so it comes last).
+from .session import Session, estimate_tokens, prompt_hash, prompt_text, text_tokens  # noqa: E402
