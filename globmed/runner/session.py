@@ -24,8 +24,8 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, TypeVa
 from rich.console import Console
 
 from ..backends.base import Backend, Request
-from . import DEFAULT_DEADLINE, Job, RunStats, execute
 from .calls import Caller
+from .executor import DEFAULT_DEADLINE, Job, RunStats, execute
 from .limits import RateLimiter
 from .store import Store
 
