@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -138,12 +138,16 @@ class Items:
 
 @dataclass
 class Teaching:
-    """The teacher's run: what identifies it, the request key per item, and its counts."""
+    """The teacher's run: what identifies it, the request key per item, its counts, and (once judged) the
+    traces kept, the outcomes per dataset and the items rejected."""
 
     identity: dict[str, Any]
     generation: GenerationSettings
     keys: dict[tuple[str, str], str]
     stats: RunStats
+    kept: dict[tuple[str, str], str] = field(default_factory=dict)  # (dataset, id) -> trace
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_distill(settings: DistillSettings, console: Console | None = None) -> Path:
@@ -157,11 +161,11 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
         console.print(f"teacher: {teaching.stats.done} answered, {teaching.stats.cached} from the store, "
                       f"{teaching.stats.errors} errors, {teaching.stats.retries} retries in "
                       f"{teaching.stats.elapsed:.1f} s")
-        kept, outcomes, rejected = _judge(session.store, teaching.keys, items.teacher_rows, settings.teacher_language)
-    instances = target_languages(items, kept, settings)
-    traces, translation_counts = trace_languages(instances, kept, items, settings, console)
-    return write_dataset(settings, items, teaching, instances, traces, translation_counts,
-                         (kept, outcomes, rejected), console)
+        teaching.kept, teaching.outcomes, teaching.rejected = _judge(session.store, teaching.keys, items.teacher_rows,
+                                                                     settings.teacher_language)
+    instances = target_languages(items, teaching.kept, settings)
+    traces, translation_counts = trace_languages(instances, teaching.kept, items, settings, console)
+    return write_dataset(settings, items, teaching, instances, traces, translation_counts, console)
 
 
 def resolve_items(settings: DistillSettings, console: Console) -> Items:
@@ -243,10 +247,9 @@ def trace_languages(instances: list[Instance], kept: dict[tuple[str, str], str],
 
 def write_dataset(settings: DistillSettings, items: Items, teaching: Teaching, instances: list[Instance],
                   traces: dict[Instance, tuple[str, str]], translation_counts: dict[str, Counter],
-                  judged: tuple[dict[tuple[str, str], str], dict[str, dict[str, int]], list[dict[str, Any]]],
                   console: Console) -> Path:
     """OUT/distill.jsonl (the conversations) and OUT/report.json; exit 3 when calls failed."""
-    out, (kept, outcomes, rejected), stats = Path(settings.out), judged, teaching.stats
+    out, kept, outcomes, stats = Path(settings.out), teaching.kept, teaching.outcomes, teaching.stats
     translating = translation_available(settings.translate)
     rows = []
     for inst in instances:
@@ -269,7 +272,7 @@ def write_dataset(settings: DistillSettings, items: Items, teaching: Teaching, i
                     "generation": teaching.generation.to_json()},
         "teacher_language": settings.teacher_language, "prompt_version": PROMPT_VERSION,
         "skipped_datasets": items.skipped, "items": len(items.teacher_rows), "kept": len(kept),
-        "outcomes": outcomes, "rejected": rejected,
+        "outcomes": outcomes, "rejected": teaching.rejected,
         "translation": ("translated with globmed.translate (a failed translation keeps the English trace)"
                         if translating else "none: globmed.translate is not installed, the English traces are kept"
                         if settings.translate == "auto" else "off (--translate no): the English traces are kept"),
