@@ -168,7 +168,7 @@ def trace_adaptive(base_url: str, built: Path, out: Path, runs: int) -> dict[str
     cuts (with the latency that caused them) and the latencies the runner saw."""
     from rich.console import Console
 
-    import globmed.runner as runner_mod
+    import globmed.runner.executor as runner_mod
     from globmed.bench.run import BenchSettings, run_bench
 
     original = runner_mod.AdaptiveLimit

@@ -56,3 +56,34 @@ def test_an_older_results_folder_is_read_reported_and_resumed_without_a_request(
 
     loaded = load([str(out)])
     assert not loaded.warnings and len(loaded.sources) == 1 and len(loaded.frame) == len(results)
+
+
+def test_older_translation_and_distillation_stores_resume_without_a_request(openai_server, tmp_path):
+    """The request keys of `globmed translate` and `globmed train distill` are those the older code stored."""
+    older = cli_env(tmp_path / "hf_home", PYTHONPATH=OLDER)
+    this = cli_env(tmp_path / "hf_home", PYTHONPATH=str(ROOT))
+    records, data = tmp_path / "records.jsonl", tmp_path / "data"
+    res = run_cli(["data", "records", "--sources", SAMPLE_SOURCES, "--out", records, "--datasets", "mednli"], older)
+    assert res.returncode == 0, str(res)
+    res = run_cli(["data", "build", "--sources", SAMPLE_SOURCES, "--out", data, "--datasets", "medqa,mednli",
+                   "--languages", "en,sw"], older)
+    assert res.returncode == 0, str(res)
+    server = openai_server()
+    runs = {
+        "translate": ["translate", "--data", records, "--out", tmp_path / "translated", "--languages", "sw",
+                      "--limit", "2", "--model", "scripted", "--base-url", server.base_url, "--no-progress"],
+        "distill": ["train", "distill", "--data", data, "--datasets", "medqa,mednli", "--languages", "en,sw",
+                    "--split", "test", "--limit", "3", "--backend", "openai", "--base-url", server.base_url,
+                    "--model", "teacher", "--translate", "no", "--out", tmp_path / "distill", "--no-progress"],
+    }
+    for name, args in runs.items():
+        before = len(server.chat_requests())
+        res = run_cli(args, older)
+        assert res.returncode == 0, str(res)
+        sent = len(server.chat_requests())
+        assert sent > before, name
+        res = run_cli(args, this)
+        assert res.returncode == 0, str(res)
+        assert len(server.chat_requests()) == sent, f"{name}: this code sent requests the older code had answered"
+    report = json.loads((tmp_path / "distill" / "report.json").read_text())
+    assert report["last_run"]["sent"] == 0 and report["last_run"]["cached"] == report["items"] == 6

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from globmed.bench.report import load_correctness, reference_tests, summary_cells
-from globmed.tasks import prompt_hash
+from globmed.runner import prompt_hash
 from tests.conftest import BENCH_DATASETS, BENCH_LANGUAGES, BIN, ROOT, cli_env, run_cli
 
 RUNS = 2

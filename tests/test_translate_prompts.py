@@ -33,7 +33,7 @@ from globmed.runner.calls import Outcome
 from globmed.sample import SOURCES
 from globmed.screening import Screener
 from globmed.sources import read_dataset
-from globmed.train import distill
+from globmed.train import distill, traces
 from globmed.train.data import Instance
 from globmed.train.settings import DistillSettings
 from globmed.translate import templates as tpl
@@ -257,10 +257,10 @@ def test_distillation_trace_translation_prompts_name_their_direction(teacher, da
     row = record.to_row()
     inst = Instance(dataset, record.id, target)
     trace = "Step 1: metformin lowers hepatic glucose output at 500 mg twice daily.\nStep 2: so B is right."
-    trace_rec = distill.trace_record(inst, trace, distill.trace_question(row, dataset), teacher, "test")
+    trace_rec = traces.trace_record(inst, trace, traces.trace_question(row, dataset), teacher, "test")
     settings = DistillSettings(data=str(tmp_path / "data"), model="teacher", translate_model="translator",
                                teacher_language=teacher, out=tmp_path / "distill")
-    check_every_stage(trace_rec, target, distill.trace_translate_settings(
+    check_every_stage(trace_rec, target, traces.trace_translate_settings(
         settings, tmp_path / "traces.jsonl", tmp_path / "work", target))
 
 

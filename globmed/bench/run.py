@@ -14,9 +14,7 @@ runs came out identical.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,8 +28,8 @@ from ..backends.base import DEFAULT_TIMEOUT
 from ..core.datafolder import DataFolder, config_name, open_data
 from ..core.resultsfolder import ResultsFolder
 from ..errors import GlobmedError, IncompleteRun
-from ..runner import DEFAULT_DEADLINE, Job, RateLimiter, Store, execute, request_key
-from ..tasks import get_task, prompt_hash, template_hash
+from ..runner import DEFAULT_DEADLINE, Session, Store, estimate_tokens, request_key
+from ..tasks import get_task, template_hash
 from .paper import bench_datasets
 from .resolve import ResolvedRun, entries_from, resolve
 
@@ -227,10 +225,11 @@ def _evaluate(run: ResolvedRun, data: DataFolder, plans: list[ConfigPlan], store
     """Plan and run one model's requests; returns how many failed."""
     entry = run.entry
     backend = make_backend(entry.backend, entry.model, **run.backend_options)
-    try:
-        identity = backend.identity()
+    with Session(backend, store, concurrency=run.window, rpm=run.rpm, tpm=run.tpm, max_retries=run.max_retries,
+                 deadline=run.deadline, progress=run.progress, description=run.name) as session:
+        identity = session.identity
         eid = run.evaluation_id(identity, data, sorted({registry.get(p.dataset).task for p in plans}))
-        keys = _write_plan(store, eid, identity, build_requests(plans, run, backend.supports_loglik))
+        keys = _write_plan(session, eid, build_requests(plans, run, backend.supports_loglik))
         total = len(keys)
         evaluation = _evaluation_record(run, identity, data, plans, missing, backend.supports_loglik)
         manifest["evaluations"][eid] = evaluation
@@ -242,21 +241,15 @@ def _evaluate(run: ResolvedRun, data: DataFolder, plans: list[ConfigPlan], store
             (key, req) for key, (_, _, _, req) in zip(keys, build_requests(plans, run, backend.supports_loglik)))
         if backend.prefers_sorted:  # local batching: long prompts together, little padding
             pairs = iter(sorted(pairs, key=lambda kr: -len(kr[1].messages[-1]["content"])))
-        limiter = RateLimiter(run.rpm, run.tpm)
-        count_tokens = limiter.tokens is not None  # the estimate only feeds a token rate limit
-        jobs = (Job(key, req, _estimate_tokens(req) if count_tokens else 0) for key, req in pairs)
-        stats = asyncio.run(_run(jobs, total, backend, store, run, limiter))
-        evaluation["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        evaluation["last_run"] = {"requests": total, "cached": stats.cached, "sent": stats.done + stats.errors,
-                                  "errors": stats.errors, "retries": stats.retries, "seconds": round(stats.elapsed, 3)}
-        folder.write_manifest(manifest)
-        console.print(f"[bold]{entry.name}[/]: {stats.done} answered, {stats.cached} from the store, "
-                      f"{stats.errors} errors, {stats.retries} retries in {stats.elapsed:.1f} s "
-                      f"({stats.throughput:.1f} req/s)")
-        return stats.errors
-    except BaseException:
-        asyncio.run(backend.aclose())  # a fresh loop: the run's loop is gone
-        raise
+        stats = session.execute((session.job(key, req) for key, req in pairs), total)
+    evaluation["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    evaluation["last_run"] = {"requests": total, "cached": stats.cached, "sent": stats.done + stats.errors,
+                              "errors": stats.errors, "retries": stats.retries, "seconds": round(stats.elapsed, 3)}
+    folder.write_manifest(manifest)
+    console.print(f"[bold]{entry.name}[/]: {stats.done} answered, {stats.cached} from the store, "
+                  f"{stats.errors} errors, {stats.retries} retries in {stats.elapsed:.1f} s "
+                  f"({stats.throughput:.1f} req/s)")
+    return stats.errors
 
 
 def _evaluation_record(run: ResolvedRun, identity: dict[str, Any], data: DataFolder, plans: list[ConfigPlan],
@@ -282,17 +275,6 @@ def _evaluation_record(run: ResolvedRun, identity: dict[str, Any], data: DataFol
     }
 
 
-async def _run(jobs: Iterator[Job], total: int, backend: Any, store: Store, run: ResolvedRun,
-               limiter: RateLimiter) -> Any:
-    """Run and close the backend in ONE event loop (async HTTP clients are bound to their loop)."""
-    try:
-        return await execute(jobs, total, backend, store, concurrency=run.window, limiter=limiter,
-                             max_retries=run.max_retries, description=run.name, show_progress=run.progress,
-                             deadline=run.deadline)
-    finally:
-        await backend.aclose()
-
-
 def report_repair(store: Store, console: Console) -> None:
     if store.repaired:
         kept = store.repaired["kept"]
@@ -300,34 +282,20 @@ def report_repair(store: Store, console: Console) -> None:
                       f"{kept['plan']} plan rows; the damaged file is {store.repaired['moved_to']}")
 
 
-def _write_plan(store: Store, eid: str, identity: dict[str, Any],
-                requests: Iterator[tuple[ConfigPlan, dict[str, Any], int, Request]], chunk: int = 20_000) -> list[str]:
-    """Record which request answers which item and run, in bounded chunks; returns the request keys
-    in plan order (64 bytes each: the prompts themselves are not kept)."""
-    rows: list[tuple[str, str, str, str, int, str, str]] = []
-    prompts: dict[str, str] = {}
+def _write_plan(session: Session, eid: str,
+                requests: Iterator[tuple[ConfigPlan, dict[str, Any], int, Request]]) -> list[str]:
+    """Record which request answers which item and run; returns the request keys in plan order (64 bytes
+    each: the prompts themselves are not kept)."""
+    identity = session.identity
     keys: list[str] = []
-    for plan, item, run, request in requests:
-        ph = prompt_hash(request.messages)
-        if ph not in prompts:
-            prompts[ph] = json.dumps([dict(m) for m in request.messages], ensure_ascii=False)
-        keys.append(_key(identity, plan, item, run, request))
-        rows.append((eid, plan.dataset, plan.language, item["id"], run, keys[-1], ph))
-        if len(rows) >= chunk:
-            store.put_plan(rows, prompts)
-            rows, prompts = [], {}
-    store.put_plan(rows, prompts)
+
+    def rows() -> Iterator[Any]:
+        for plan, item, run, request in requests:
+            keys.append(_key(identity, plan, item, run, request))
+            yield plan.dataset, plan.language, item["id"], run, keys[-1], request.messages
+
+    session.put_plan(eid, rows())
     return keys
-
-
-def _prompt_tokens(request: Request) -> int:
-    """A rough count of a request's prompt tokens: UTF-8 bytes / 3.5."""
-    return int(len("".join(m["content"] for m in request.messages).encode("utf-8")) / 3.5)
-
-
-def _estimate_tokens(request: Request) -> int:
-    """Prompt and answer tokens (the answer at its ceiling; one token for a log-likelihood request)."""
-    return _prompt_tokens(request) + (1 if request.choices else request.settings.max_tokens)
 
 
 def dry_run(runs: list[ResolvedRun], plans: list[ConfigPlan], console: Console) -> None:
@@ -339,7 +307,7 @@ def dry_run(runs: list[ResolvedRun], plans: list[ConfigPlan], console: Console) 
         n = tok_in = tok_out = 0
         for _, _, _, req in build_requests(plans, run, supports_loglik=True):
             n += 1
-            tok_in += _prompt_tokens(req)
+            tok_in += estimate_tokens(req.messages)
             tok_out += 1 if req.choices else req.settings.max_tokens
         price = run.entry.price
         cost = "-" if not price else f"{(tok_in * price.get('input', 0) + tok_out * price.get('output', 0)) / 1e6:,.2f}"
@@ -361,23 +329,16 @@ def judge_unparsed(out: Path, spec: Any, console: Console, progress: bool = True
                          "max_tokens": spec.max_tokens}
     folder.write_manifest(manifest)
     pending = score(folder.path, judge_pending=True)["judge_pending"]
-    jobs = [Job(key, request) for key, request in pending.items()]
     store = folder.open_store()
     try:
-        stats = asyncio.run(_run_judge(jobs, backend, store, spec.model, progress))
+        with Session(backend, store, progress=progress, description=f"judge {spec.model}") as session:
+            stats = session.execute([session.job(key, request) for key, request in pending.items()], len(pending))
     finally:
         store.close()
     result = score(folder.path)
-    console.print(f"judge [bold]{spec.model}[/]: asked about {len(jobs)} unparsed output(s) "
+    console.print(f"judge [bold]{spec.model}[/]: asked about {len(pending)} unparsed output(s) "
                   f"({stats.errors} errors); its readings are in the column pred_judge")
     return result
-
-
-async def _run_judge(jobs: list[Job], backend: Any, store: Store, name: str, progress: bool) -> Any:
-    try:
-        return await execute(iter(jobs), len(jobs), backend, store, description=f"judge {name}", show_progress=progress)
-    finally:
-        await backend.aclose()
 
 
 def run(settings: BenchSettings | None = None, /, console: Console | None = None, **values: Any) -> Path:

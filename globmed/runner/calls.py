@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend, Response
-from . import DEFAULT_DEADLINE, RunStats, _Executor, make_limit
+from .executor import DEFAULT_DEADLINE, RunStats, _Executor, make_limit
 from .limits import RateLimiter
 from .store import Store
 

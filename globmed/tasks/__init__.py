@@ -11,9 +11,9 @@ train and test formats cannot drift apart.
 from __future__ import annotations
 
 from . import lfqa, mcqa, nli
-from .base import REASONING_TOKENS, Task, colon, prompt_hash, template_hash
+from .base import REASONING_TOKENS, Task, colon, template_hash
 
-__all__ = ["REASONING_TOKENS", "Task", "colon", "get_task", "prompt_hash", "template_hash"]
+__all__ = ["REASONING_TOKENS", "Task", "colon", "get_task", "template_hash"]
 
 TASKS = {task.name: task for task in (mcqa.TASK, nli.TASK, lfqa.TASK)}
 

@@ -39,11 +39,6 @@ def colon(lang: Language) -> str:
     return lang.extra.get("colon", ": ")
 
 
-def prompt_hash(messages: tuple[Mapping[str, str], ...]) -> str:
-    text = json.dumps([dict(m) for m in messages], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def template_hash(lang: Language, task: str) -> str:
     """Identifies the prompt wording of a language and task (changes when the table's words change)."""
     words = {"system": lang.system, task: getattr(lang, task), "colon": colon(lang),

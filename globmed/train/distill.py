@@ -17,20 +17,19 @@
    The translator is its own model (--translate-model, needed unless --translate no), never the teacher
    by default: the paper had gpt-oss-120B write the traces and GPT-5 translate them.
 
-Teacher calls go through the bench's runner (globmed.runner.execute) and its SQLite store: every
-response is committed as it arrives, so after a crash or kill -9 a rerun sends no request that was
-already answered. The output (OUT/distill.jsonl, chat messages) is what `train sft --distill-data` reads.
+Teacher calls go through a runner Session (globmed.runner.Session), as the bench's do, and its SQLite
+store: every response is committed as it arrives, so after a crash or kill -9 a rerun sends no request
+that was already answered. The output (OUT/distill.jsonl, chat messages) is what `train sft --distill-data` reads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,15 +39,16 @@ from rich.table import Table
 from .. import __version__, languages, registry
 from ..backends import GenerationSettings, Request, Response, make_backend
 from ..bench.extract import extract_answer, strip_reasoning
-from ..core import CACHE, REQUEST_STORE
+from ..core import REQUEST_STORE
 from ..core.datafolder import open_data
 from ..errors import GlobmedError, IncompleteRun
 from ..io import atomic_path, write_json
 from ..records import LETTERS
-from ..runner import Job, RateLimiter, Store, execute, request_key
+from ..runner import RunStats, Session, Store, request_key
 from ..tasks import get_task
 from .data import Instance, assign_languages, language_mix, load_records, print_mix, resolve_data
 from .settings import DistillSettings
+from .traces import trace_question, translate_traces, translation_available
 
 OUTPUT = "distill.jsonl"
 PROMPT_VERSION = "distill-v1"
@@ -124,83 +124,54 @@ def student_answer(trace: str, row: Mapping[str, Any], dataset: str, lang_code: 
     return f"{trace}\n\n{cue} {get_task(spec.task).target(row, lang, spec)}".strip()
 
 
-# ------------------------------------------------------------------------------------- translation
-def translation_available(mode: str) -> bool:
-    return mode != "no" and importlib.util.find_spec("globmed.translate") is not None
-
-
-def trace_question(row: Mapping[str, Any], dataset: str) -> str:
-    """The item as the translation record's question (context for translating its trace)."""
-    if registry.get(dataset).task == "nli":
-        return f"Premise: {row['premise']}\nHypothesis: {row['hypothesis']}"
-    options = "\n".join(f"{letter}. {text}" for letter, text in zip(LETTERS, row["options"]))
-    return "\n\n".join(p for p in (row.get("context"), row["question"], options) if p)
-
-
-def trace_record(inst: Instance, trace: str, question: str, teacher_lang: str, split: str) -> Any:
-    """A kept trace as the long-form record globmed.translate translates: the item as the question (its
-    context), the trace as the answer, both in the teacher's language."""
-    from ..records import LFQARecord
-
-    return LFQARecord(id=inst.id, dataset=inst.dataset, split=split, language=teacher_lang, question=question,
-                      answer=trace, meta={"kind": "distillation-trace"})
-
-
-def trace_translate_settings(settings: DistillSettings, records: Path, work: Path, lang: str) -> Any:
-    """The globmed.translate settings of one target language's trace translation run."""
-    from ..translate.settings import TranslateSettings
-
-    # the translator is its own model, never the teacher by default (the paper: gpt-oss-120B writes, GPT-5 translates)
-    return TranslateSettings(
-        data=records, out=work, languages=lang, backend=settings.translate_backend, model=settings.translate_model,
-        base_url=settings.translate_base_url, api_key_env=settings.translate_api_key_env,
-        temperature=settings.translate_temperature, dictionary=settings.translate_dictionary,
-        max_tokens=settings.max_tokens, concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm,
-        max_retries=settings.max_retries, progress=settings.progress)
-
-
-def translate_traces(todo: dict[str, list[tuple[Instance, str, str]]], teacher_lang: str, settings: DistillSettings,
-                     console: Console) -> tuple[dict[Instance, str], dict[str, Counter]]:
-    """Run globmed.translate on the traces, one run per target language (each resumable on its own
-    store under OUT/.cache/translate/<lang>). Returns the translated traces and ok/failed counts."""
-    from ..translate.pipeline import translate
-
-    done: dict[Instance, str] = {}
-    counts: dict[str, Counter] = defaultdict(Counter)
-    root = Path(settings.out) / CACHE / "translate"
-    for lang, items in todo.items():
-        work = root / lang
-        records = work / "traces.jsonl"
-        by_key = {(inst.dataset, inst.id): inst for inst, _, _ in items}
-        with atomic_path(records) as tmp:
-            tmp.write_text("".join(json.dumps(trace_record(inst, trace, question, teacher_lang, settings.split).to_json(),
-                                              ensure_ascii=False) + "\n"
-                                   for inst, trace, question in items), encoding="utf-8")
-        summary = translate(trace_translate_settings(settings, records, work, lang), console)
-        if summary["counts"].get("error"):  # calls that failed (retried by a rerun), beside structure failures
-            counts[lang]["call_errors"] = summary["counts"]["error"]
-        for path in sorted(work.glob(f"*/{lang}.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
-                inst = by_key.get((row["dataset"], row["id"]))
-                if inst is None:
-                    continue
-                if row.get("status") == "ok" and isinstance(row.get("answer"), str) and row["answer"].strip():
-                    done[inst] = row["answer"].strip()
-                    counts[lang]["translated"] += 1
-                else:
-                    counts[lang]["failed"] += 1
-        missing = len(items) - counts[lang]["translated"] - counts[lang]["failed"]
-        if missing:
-            counts[lang]["missing"] = missing
-    return done, counts
-
-
 # --------------------------------------------------------------------------------------------- run
+@dataclass
+class Items:
+    """What the teacher is asked about: the checkable datasets' records in every language wanted."""
+
+    data_ref: str
+    skipped: list[str]  # datasets left out (long-form QA: no answer to check)
+    records: dict[str, dict[str, dict[str, dict[str, Any]]]]  # dataset -> language -> id -> row
+    teacher_rows: dict[tuple[str, str], dict[str, Any]]  # (dataset, id) -> the row in the teacher's language
+    langs: list[str]
+
+
+@dataclass
+class Teaching:
+    """The teacher's run: what identifies it, the request key per item, its counts, and (once judged) the
+    traces kept, the outcomes per dataset and the items rejected."""
+
+    identity: dict[str, Any]
+    generation: GenerationSettings
+    keys: dict[tuple[str, str], str]
+    stats: RunStats
+    kept: dict[tuple[str, str], str] = field(default_factory=dict)  # (dataset, id) -> trace
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
 def run_distill(settings: DistillSettings, console: Console | None = None) -> Path:
     console = console or Console()
     out = Path(settings.out)
-    data_ref = resolve_data(settings.data, settings.sources, out, Console(stderr=True), distributed=False)
+    items = resolve_items(settings, console)
+    with Session(_teacher(settings), out / REQUEST_STORE, concurrency=settings.concurrency, rpm=settings.rpm,
+                 tpm=settings.tpm, max_retries=settings.max_retries, progress=settings.progress,
+                 description="teacher") as session:
+        teaching = ask_teacher(session, items.teacher_rows, settings)
+        console.print(f"teacher: {teaching.stats.done} answered, {teaching.stats.cached} from the store, "
+                      f"{teaching.stats.errors} errors, {teaching.stats.retries} retries in "
+                      f"{teaching.stats.elapsed:.1f} s")
+        teaching.kept, teaching.outcomes, teaching.rejected = _judge(session.store, teaching.keys, items.teacher_rows,
+                                                                     settings.teacher_language)
+    instances = target_languages(items, teaching.kept, settings)
+    traces, translation_counts = trace_languages(instances, teaching.kept, items, settings, console)
+    return write_dataset(settings, items, teaching, instances, traces, translation_counts, console)
+
+
+def resolve_items(settings: DistillSettings, console: Console) -> Items:
+    """The data (resolved, built if needed), its checkable datasets and their records."""
+    data_ref = resolve_data(settings.data, settings.sources, Path(settings.out), Console(stderr=True),
+                            distributed=False)
     source = open_data(data_ref)
     wanted = registry.parse_datasets(settings.datasets)
     skipped = [d for d in wanted if registry.get(d).task not in TASKS]
@@ -216,59 +187,73 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
     teacher_rows = {(d, i): row for d, by_lang in records.items() for i, row in by_lang.get(teacher_lang, {}).items()}
     if not teacher_rows:
         raise GlobmedError(f"{data_ref}: no {teacher_lang} items for the teacher (is --teacher-language in the data?)")
+    return Items(data_ref, skipped, records, teacher_rows, langs)
 
-    backend = make_backend(settings.backend, settings.model or "", base_url=settings.base_url,
-                           api_key_env=settings.api_key_env)
-    store = Store(out / REQUEST_STORE)
-    try:
-        identity = backend.identity()
-        gen = GenerationSettings(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed,
-                                 reasoning_effort=settings.reasoning_effort)
-        eval_id = hashlib.sha256(json.dumps({"identity": identity, "gen": gen.to_json(), "prompt": PROMPT_VERSION},
-                                            sort_keys=True, default=str).encode()).hexdigest()[:16]
-        keys: dict[tuple[str, str], str] = {}
-        requests: dict[str, Request] = {}
-        plan, prompts = [], {}
-        for (dataset, item_id), row in teacher_rows.items():
-            messages = teacher_messages(row, dataset, teacher_lang)
-            request = Request(messages=messages, settings=gen)
-            key = request_key({"backend": identity, "request": request.payload(), "dataset": dataset,
-                               "language": teacher_lang, "item": item_id, "purpose": PROMPT_VERSION})
-            keys[(dataset, item_id)], requests[key] = key, request
-            ph = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-            prompts[ph] = json.dumps(list(messages), ensure_ascii=False)
-            plan.append((eval_id, dataset, teacher_lang, item_id, 0, key, ph))
-        store.put_plan(plan, prompts)
-        jobs = (Job(key, req, len(req.messages[-1]["content"]) // 4 + settings.max_tokens) for key, req in requests.items())
-        stats = asyncio.run(_execute(jobs, len(requests), backend, store, settings))
-        console.print(f"teacher: {stats.done} answered, {stats.cached} from the store, {stats.errors} errors, "
-                      f"{stats.retries} retries in {stats.elapsed:.1f} s")
-        kept, outcomes, rejected = _judge(store, keys, teacher_rows, teacher_lang)
-    except BaseException:
-        asyncio.run(backend.aclose())  # a fresh loop: the run's loop is gone
-        raise
-    finally:
-        store.close()
 
-    # Target languages: the paper's randomization over the languages each kept item exists in.
+def _teacher(settings: DistillSettings) -> Any:
+    return make_backend(settings.backend, settings.model or "", base_url=settings.base_url,
+                        api_key_env=settings.api_key_env)
+
+
+def ask_teacher(session: Session, teacher_rows: dict[tuple[str, str], dict[str, Any]],
+                settings: DistillSettings) -> Teaching:
+    """Plan one teacher request per item and send those the store has not answered."""
+    identity, teacher_lang = session.identity, settings.teacher_language
+    gen = GenerationSettings(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed,
+                             reasoning_effort=settings.reasoning_effort)
+    eval_id = hashlib.sha256(json.dumps({"identity": identity, "gen": gen.to_json(), "prompt": PROMPT_VERSION},
+                                        sort_keys=True, default=str).encode()).hexdigest()[:16]
+    keys: dict[tuple[str, str], str] = {}
+    requests: dict[str, Request] = {}
+    plan = []
+    for (dataset, item_id), row in teacher_rows.items():
+        request = Request(messages=teacher_messages(row, dataset, teacher_lang), settings=gen)
+        key = request_key({"backend": identity, "request": request.payload(), "dataset": dataset,
+                           "language": teacher_lang, "item": item_id, "purpose": PROMPT_VERSION})
+        keys[(dataset, item_id)], requests[key] = key, request
+        plan.append((dataset, teacher_lang, item_id, 0, key, request.messages))
+    session.put_plan(eval_id, plan)
+    stats = session.execute((session.job(key, req) for key, req in requests.items()), len(requests))
+    return Teaching(identity, gen, keys, stats)
+
+
+def target_languages(items: Items, kept: dict[tuple[str, str], str], settings: DistillSettings) -> list[Instance]:
+    """The paper's language randomization over the languages each kept item exists in."""
     kept_records = {d: {lang: {i: r for i, r in rows.items() if (d, i) in kept} for lang, rows in by_lang.items()
-                        if lang in langs} for d, by_lang in records.items()}
-    instances = assign_languages(kept_records, settings.language_mode, settings.seed)
+                        if lang in items.langs} for d, by_lang in items.records.items()}
+    return assign_languages(kept_records, settings.language_mode, settings.seed)
+
+
+def trace_languages(instances: list[Instance], kept: dict[tuple[str, str], str], items: Items,
+                    settings: DistillSettings, console: Console
+                    ) -> tuple[dict[Instance, tuple[str, str]], dict[str, Counter]]:
+    """Each instance's trace and its language: translated into the target language where globmed.translate
+    can (a failed translation keeps the teacher's trace), else the teacher's."""
+    teacher_lang = settings.teacher_language
+    traces = {inst: (kept[(inst.dataset, inst.id)], teacher_lang) for inst in instances}
+    if not translation_available(settings.translate):
+        return traces, {}
+    todo: dict[str, list[tuple[Instance, str, str]]] = defaultdict(list)
+    for inst in instances:
+        if inst.language != teacher_lang:
+            todo[inst.language].append((inst, kept[(inst.dataset, inst.id)],
+                                        trace_question(items.teacher_rows[(inst.dataset, inst.id)], inst.dataset)))
+    if not todo:
+        return traces, {}
+    translated, counts = translate_traces(todo, teacher_lang, settings, console)
+    traces.update({inst: (text, inst.language) for inst, text in translated.items()})
+    return traces, counts
+
+
+def write_dataset(settings: DistillSettings, items: Items, teaching: Teaching, instances: list[Instance],
+                  traces: dict[Instance, tuple[str, str]], translation_counts: dict[str, Counter],
+                  console: Console) -> Path:
+    """OUT/distill.jsonl (the conversations) and OUT/report.json; exit 3 when calls failed."""
+    out, kept, outcomes, stats = Path(settings.out), teaching.kept, teaching.outcomes, teaching.stats
     translating = translation_available(settings.translate)
-    traces: dict[Instance, tuple[str, str]] = {inst: (kept[(inst.dataset, inst.id)], teacher_lang) for inst in instances}
-    translation_counts: dict[str, Counter] = {}
-    if translating:
-        todo: dict[str, list[tuple[Instance, str, str]]] = defaultdict(list)
-        for inst in instances:
-            if inst.language != teacher_lang:
-                todo[inst.language].append((inst, kept[(inst.dataset, inst.id)],
-                                            trace_question(teacher_rows[(inst.dataset, inst.id)], inst.dataset)))
-        if todo:
-            translated, translation_counts = translate_traces(todo, teacher_lang, settings, console)
-            traces.update({inst: (text, inst.language) for inst, text in translated.items()})
     rows = []
     for inst in instances:
-        row = records[inst.dataset][inst.language][inst.id]
+        row = items.records[inst.dataset][inst.language][inst.id]
         spec, lang = registry.get(inst.dataset), languages.get(inst.language)
         trace, trace_lang = traces[inst]
         messages = [*get_task(spec.task).messages(row, lang, spec),
@@ -282,10 +267,12 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
     report = {
         "kind": "globmed-distill", "globmed_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "data": data_ref, "split": settings.split, "teacher": {"backend": settings.backend, "model": settings.model,
-                                                              "identity": identity, "generation": gen.to_json()},
-        "teacher_language": teacher_lang, "prompt_version": PROMPT_VERSION, "skipped_datasets": skipped,
-        "items": len(teacher_rows), "kept": len(kept), "outcomes": outcomes, "rejected": rejected,
+        "data": items.data_ref, "split": settings.split,
+        "teacher": {"backend": settings.backend, "model": settings.model, "identity": teaching.identity,
+                    "generation": teaching.generation.to_json()},
+        "teacher_language": settings.teacher_language, "prompt_version": PROMPT_VERSION,
+        "skipped_datasets": items.skipped, "items": len(items.teacher_rows), "kept": len(kept),
+        "outcomes": outcomes, "rejected": teaching.rejected,
         "translation": ("translated with globmed.translate (a failed translation keeps the English trace)"
                         if translating else "none: globmed.translate is not installed, the English traces are kept"
                         if settings.translate == "auto" else "off (--translate no): the English traces are kept"),
@@ -294,30 +281,22 @@ def run_distill(settings: DistillSettings, console: Console | None = None) -> Pa
         "translation_counts": {lang: dict(c) for lang, c in translation_counts.items()},
         "trace_languages": dict(Counter(r["trace_language"] for r in rows)),
         "conversations": len(rows), "language_mix": mix,
-        "last_run": {"requests": len(requests), "cached": stats.cached, "sent": stats.done + stats.errors,
+        "last_run": {"requests": len(teaching.keys), "cached": stats.cached, "sent": stats.done + stats.errors,
                      "errors": stats.errors, "retries": stats.retries, "seconds": round(stats.elapsed, 3)},
     }
     write_json(out / "report.json", report)
     _print_outcomes(outcomes, console)
     if rows:
         print_mix(mix, console)
-    console.print(f"[green]wrote[/] {out / OUTPUT}: {len(rows)} conversations from {len(kept)} of {len(teacher_rows)} "
-                  f"items whose teacher answer matched the gold answer; trace languages: {report['trace_languages']}")
+    console.print(f"[green]wrote[/] {out / OUTPUT}: {len(rows)} conversations from {len(kept)} of "
+                  f"{len(items.teacher_rows)} items whose teacher answer matched the gold answer; trace languages: "
+                  f"{report['trace_languages']}")
     translate_errors = sum(c.get("call_errors", 0) for c in translation_counts.values())
     if stats.errors or translate_errors:  # written, but not complete: the exit status says so (3)
         raise IncompleteRun(f"{stats.errors} teacher request(s) and {translate_errors} trace translation(s) failed; "
                             f"recorded in {out / 'report.json'} (those items are left out or keep the English trace). "
                             "Rerun the same command to retry them.")
     return out / OUTPUT
-
-
-async def _execute(jobs: Any, total: int, backend: Any, store: Store, settings: DistillSettings) -> Any:
-    try:
-        return await execute(jobs, total, backend, store, concurrency=settings.concurrency,
-                             limiter=RateLimiter(settings.rpm, settings.tpm), max_retries=settings.max_retries,
-                             description="teacher", show_progress=settings.progress)
-    finally:
-        await backend.aclose()
 
 
 def _judge(store: Store, keys: dict[tuple[str, str], str], teacher_rows: dict[tuple[str, str], dict[str, Any]],

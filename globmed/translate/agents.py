@@ -5,7 +5,6 @@ structure check and fix -> back-translation), and the trace kept with the record
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from .. import languages
 from ..backends import GenerationSettings, Request
 from ..records import Record
-from ..runner import Job, Store, request_key
+from ..runner import Job, Session, estimate_tokens, prompt_hash, prompt_text, request_key
 from ..runner.calls import Outcome
 from ..structure import check_translation
 from . import quality as q, templates as tpl
@@ -47,7 +46,8 @@ class Pair:
 # The stages
 # ---------------------------------------------------------------------------------------------
 class Translator:
-    def __init__(self, settings: TranslateSettings, templates: dict[str, tpl.Template], identity: dict[str, Any]):
+    def __init__(self, settings: TranslateSettings, templates: dict[str, tpl.Template], identity: dict[str, Any],
+                 session: Session | None = None):
         self.settings, self.templates, self.identity = settings, templates, identity
         extra = {"response_format": {"type": "json_object"}} if settings.json_mode else None
         self.generation = GenerationSettings(max_tokens=settings.max_tokens, temperature=settings.temperature,
@@ -56,7 +56,7 @@ class Translator:
                       "cached_tokens_out": 0, "by_stage": {s: 0 for s in LLM_STAGES}}
         self.counts = {"ok": 0, "failed": 0, "error": 0, "retried": 0}
         self.prompts: dict[str, str] = {}  # compact trace: prompt hash -> messages (flushed to the store)
-        self.store: Store | None = None
+        self.session = session  # None: a dry run (nothing is sent or stored)
 
     # -- prompt values ---------------------------------------------------------------------------
     def values(self, record: Record, lang: str, glossary: list[GlossaryEntry]) -> dict[str, Any]:
@@ -90,8 +90,7 @@ class Translator:
         key = request_key({"kind": "globmed-translate", "stage": stage, "attempt": attempt, "backend": self.identity,
                            "request": request.payload(), "dataset": pair.record.dataset, "item": pair.record.id,
                            "language": pair.language})
-        tokens = int(sum(len(m["content"].encode("utf-8")) for m in messages) / 3.5) + self.settings.max_tokens
-        return Job(key, request, tokens)
+        return Job(key, request, estimate_tokens(messages, self.generation.max_tokens))
 
     def _trace_entry(self, stage: str, attempt: int, job: Job, outcome: Outcome) -> dict[str, Any]:
         entry: dict[str, Any] = {"stage": stage, "attempt": attempt, "key": job.key}
@@ -99,11 +98,10 @@ class Translator:
         if self.settings.trace == "full":
             entry["messages"] = messages
         else:
-            text = json.dumps(messages, ensure_ascii=False)
-            entry["prompt_hash"] = ph = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-            self.prompts[ph] = text
-            if len(self.prompts) >= 1000 and self.store is not None:  # bounded memory: flush to the store
-                self.store.put_plan([], self.prompts)
+            entry["prompt_hash"] = ph = prompt_hash(messages)
+            self.prompts[ph] = prompt_text(messages)
+            if len(self.prompts) >= 1000 and self.session is not None:  # bounded memory: flush to the store
+                self.session.put_prompts(self.prompts)
                 self.prompts.clear()
         r = outcome.response
         if r is not None:

@@ -45,8 +45,7 @@ from ..core import CACHE, REQUEST_STORE
 from ..errors import GlobmedError
 from ..io import write_json
 from ..records import Record
-from ..runner import RateLimiter, RunStats, Store
-from ..runner.calls import Caller
+from ..runner import RunStats, Session, text_tokens
 from ..urls import public_url
 from . import templates as tpl
 from .agents import Pair, Translator, source_fields
@@ -259,56 +258,47 @@ def translate(settings: TranslateSettings, console: Console | None = None) -> di
     backend = make_backend(settings.backend, settings.model or "",
                            **{k: v for k, v in (("base_url", settings.base_url), ("api_key_env", settings.api_key_env))
                               if v is not None})
-    identity = backend.identity()
-    translator = Translator(settings, templates, identity)
     total = count_pairs(settings, langs)
-    store = Store(out / STORE)
-    translator.store = store
-    writer = Writer(out)
     stats = RunStats(total=total)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     progress = None
     if settings.progress:
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
-
     holder: dict[str, Any] = {}
 
-    async def go() -> None:
+    async def go(session: Session) -> None:
+        if settings.batch_api:
+            from .batch import BatchCaller, Ledger, provider_for
+
+            caller: Any = BatchCaller(provider_for(session.backend), session.store, Ledger(out / BATCHES),
+                                      poll=settings.batch_poll, max_batch=settings.batch_size, stats=stats,
+                                      log=lambda m: console.print(escape(m)))
+            await caller.resume()
+        else:
+            caller = session.caller(stats)
+        holder["caller"] = caller
+        pairs = plan_pairs(settings, dictionary, ner, langs)
+        if progress is not None:
+            with progress:
+                task_id = progress.add_task("translate", total=total)
+                await _drive(translator, pairs, caller, writer, progress, task_id, settings.batch_api)
+        else:
+            await _drive(translator, pairs, caller, writer, None, None, settings.batch_api)
+
+    with Session(backend, out / STORE, concurrency=settings.concurrency, rpm=settings.rpm, tpm=settings.tpm,
+                 max_retries=settings.max_retries, progress=False, console=console) as session:
+        identity = session.identity
+        translator = Translator(settings, templates, identity, session)
+        writer = Writer(out)
+        t0 = time.perf_counter()
         try:
-            if settings.batch_api:
-                from .batch import BatchCaller, Ledger, provider_for
-
-                caller: Any = BatchCaller(provider_for(backend), store, Ledger(out / BATCHES), poll=settings.batch_poll,
-                                          max_batch=settings.batch_size, stats=stats,
-                                          log=lambda m: console.print(escape(m)))
-                await caller.resume()
-            else:
-                caller = Caller(backend, store, concurrency=settings.concurrency,
-                                limiter=RateLimiter(settings.rpm, settings.tpm), max_retries=settings.max_retries,
-                                stats=stats)
-            holder["caller"] = caller
-            pairs = plan_pairs(settings, dictionary, ner, langs)
-            if progress is not None:
-                with progress:
-                    task_id = progress.add_task("translate", total=total)
-                    await _drive(translator, pairs, caller, writer, progress, task_id, settings.batch_api)
-            else:
-                await _drive(translator, pairs, caller, writer, None, None, settings.batch_api)
-        finally:
-            await backend.aclose()
-
-    t0 = time.perf_counter()
-    try:
-        asyncio.run(go())
-    except BaseException:
-        writer.abort()
-        store.close()
-        raise
-    elapsed = time.perf_counter() - t0
-    if translator.prompts:
-        store.put_plan([], translator.prompts)
-    store.close()
+            session.run(go)
+        except BaseException:
+            writer.abort()
+            raise
+        elapsed = time.perf_counter() - t0
+        session.put_prompts(translator.prompts)
     files = writer.finish()
     u = translator.usage
     summary = {
@@ -364,8 +354,8 @@ def dry_run(settings: TranslateSettings, templates: dict[str, tpl.Template], dic
     for pair in plan_pairs(settings, dictionary, None, langs):
         pairs += 1
         values = translator.values(pair.record, pair.language, pair.glossary)
-        draft = sum(len(m["content"].encode("utf-8")) for m in translator.render("draft", values)) / 3.5
-        src = len(values["source_json"].encode("utf-8")) / 3.5
+        draft = text_tokens("".join(m["content"] for m in translator.render("draft", values)))
+        src = text_tokens(values["source_json"])
         trans = 1.5 * src
         review_out = 300
         tok_in += draft + (draft + trans) + (draft + trans + review_out)
