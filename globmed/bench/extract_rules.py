@@ -119,13 +119,9 @@ def _words(tables: list, field: str) -> set[str]:
     return {key(w) for t in tables for w in t.extraction.get(field) or []}
 
 
-def all_label_words() -> dict[str, str]:
-    """Every language's NLI label words -> canonical label, less the words two languages disagree on."""
-    return _all_label_words(tuple(languages.codes()))
-
-
 @lru_cache(maxsize=None)
 def _all_label_words(codes: tuple[str, ...]) -> dict[str, str]:
+    """Every language's NLI label words -> canonical label, less the words two languages disagree on."""
     seen: dict[str, set[str]] = {}
     for lang in map(languages.get, codes):
         for canonical, words in lang.nli["labels"].items():
