@@ -1,7 +1,13 @@
 """A training run killed with SIGKILL resumes from its last complete checkpoint and ends exactly where
 an uninterrupted run ends (same losses, same weights): on one process, and on two processes whose
 checkpoints are sharded (DeepSpeed ZeRO-3; FSDP2 through tests/support/fsdp_on_cpu). A checkpoint the
-kill left half-written is not resumed from."""
+kill left half-written is not resumed from.
+
+The uninterrupted run is also the check of the shipped `zero3` and `fsdp2` accelerate configs on two CPU
+processes (one launch serves both checks): the config's bf16 reaches the trainer, the log, report and card
+say which parallelism trained the model, and the model saved at the end is whole (gathered from the
+processes' shards), loads and generates. (The `fsdp2` config without the sitecustomize, where accelerate
+trains as DDP on CPUs, and `single_gpu` are checked in tests/test_train_smoke.py.)"""
 from __future__ import annotations
 
 import json
@@ -19,6 +25,7 @@ from safetensors.torch import load_file
 from tests.support.serving import free_port
 
 from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath
+from .test_train_smoke import generate
 
 BIN = Path(sys.executable).parent
 STEPS, SAVE_EVERY, KILL_AFTER = 8, 4, 4
@@ -62,6 +69,32 @@ def _kill_after_checkpoint(cmd: list[str], env: dict[str, str], checkpoint: Path
     assert proc.returncode == -signal.SIGKILL
 
 
+def _check_parallelism(out: Path, log: str, launch: str | None) -> None:
+    """What the uninterrupted run's log, report, card and saved model say of the parallelism that trained it."""
+    from safetensors import safe_open
+
+    parallelism = {None: "one process", "zero3": "DeepSpeed ZeRO-3", "fsdp2": "FSDP2"}[launch]
+    processes = 1 if launch is None else 2
+    assert f"parallelism: {parallelism}" in log and "runs on GPUs only" not in log
+    if launch is not None:
+        assert "bf16: auto -> on (accelerate launch's mixed_precision bf16)" in log
+        assert f"global batch 8 = per-device 4 x accumulation 1 x {processes} process(es)" in log
+    report = json.loads((out / "train_report.json").read_text())
+    hp, hw = report["hyperparameters"], report["hardware"]
+    assert (hp["num_processes"], hp["bf16"]) == (processes, launch is not None)
+    assert hw["parallelism"] == parallelism and report["training"]["steps"] == STEPS
+    card = (out / "README.md").read_text()
+    assert f"| parallelism | {parallelism} |" in card
+    assert f"| saved weights | {'bfloat16' if launch == 'zero3' else 'float32'} |" in card  # ZeRO-3 saves 16-bit
+    config_json = json.loads((out / "config.json").read_text())
+    with safe_open(str(out / "model.safetensors"), "pt") as f:  # each process held a shard of every weight
+        names = set(f.keys())
+        embed = f.get_tensor("model.embed_tokens.weight")
+    assert tuple(embed.shape) == (config_json["vocab_size"], config_json["hidden_size"])
+    assert sum(name.endswith("self_attn.q_proj.weight") for name in names) == config_json["num_hidden_layers"]
+    assert isinstance(generate(out), str)
+
+
 def _losses(out: Path) -> list[tuple[int, float]]:
     report = json.loads((out / "train_report.json").read_text())
     return [(h["step"], h["loss"]) for h in report["log_history"] if "loss" in h]
@@ -74,7 +107,7 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, launch):
     if launch == "fsdp2":  # FSDP2 itself (accelerate runs FSDP on GPUs only): see the sitecustomize's docstring
         env["PYTHONPATH"] = fsdp_on_cpu_pythonpath()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    _run(_command(launch, whole), env)
+    _check_parallelism(whole, " ".join(_run(_command(launch, whole), env).stdout.split()), launch)
 
     checkpoints = killed / ".cache" / "checkpoints"
     _kill_after_checkpoint(_command(launch, killed), env, checkpoints / f"checkpoint-{KILL_AFTER}")

@@ -89,23 +89,34 @@ PartitionName=test Nodes=node[1-2] Default=YES MaxTime=INFINITE State=UP OverSub
 """)
 
 
-def _stop(pid_file: Path) -> None:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+def _stop(pid_files: list[Path]) -> None:
+    """SIGTERM to every daemon at once, then SIGKILL to those still there after 10 s."""
+    pids = []
+    for pid_file in pid_files:
         try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+            pids.append(int(pid_file.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for pid in pids:
             try:
-                os.kill(pid, 0)
+                os.kill(pid, sig)
             except ProcessLookupError:
-                return
+                pass
+        deadline = time.monotonic() + wait
+        while pids and time.monotonic() < deadline:
+            pids = [pid for pid in pids if _alive(pid)]
             time.sleep(0.1)
+        if not pids:
+            return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @contextmanager
@@ -141,6 +152,5 @@ def slurm_cluster() -> Iterator[Cluster]:
         if cluster.conf.exists():
             cluster.run("scancel", "--full", "--quiet", "--partition=test")
             time.sleep(1)
-        for pid_file in ("slurmd-node1.pid", "slurmd-node2.pid", "slurmctld.pid", "munged.pid"):
-            _stop(root / pid_file)
+        _stop([root / name for name in ("slurmd-node1.pid", "slurmd-node2.pid", "slurmctld.pid", "munged.pid")])
         shutil.rmtree(root, ignore_errors=True)
