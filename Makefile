@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 # torch first, pinned: the CPU wheel (a plain `torch` requirement would pull a multi-GB CUDA build).
 TORCH ?= torch==2.13.0
 DEEPSPEED ?= deepspeed==0.19.8
+DS_WHEELS ?= $(HOME)/.cache/globmed/wheels/$(subst ==,-,$(TORCH))
 # Every install resolves inside constraints.txt (the versions CI is green with), so a run is reproducible.
 # `make constraints` refreshes it from this .venv (pip freeze, less globmed itself); commit the result.
 CONSTRAINTS ?= constraints.txt
@@ -29,10 +30,15 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP_INSTALL) -e ".[test]"
-	# DeepSpeed (the ZeRO-3 test) is a source package whose build imports torch: built against the
+	# DeepSpeed (the ZeRO-3 tests) is a source package whose build imports torch: built against the
 	# pinned CPU torch above, not in an isolated build env (that would fetch a CUDA torch to build it).
+	# Its CPU shared-memory op is compiled into the wheel (DS_BUILD_SHM_COMM=1), once per machine and
+	# torch, kept in $(DS_WHEELS): left to DeepSpeed, every new venv compiled it again at its first
+	# ZeRO-3 run, 30 to 90 s of the tests' time.
 	$(PIP_INSTALL) --upgrade setuptools wheel
-	$(PIP_INSTALL) --no-build-isolation $(DEEPSPEED)
+	ls $(DS_WHEELS)/deepspeed-*.whl >/dev/null 2>&1 || DS_BUILD_SHM_COMM=1 $(BIN)/pip wheel --quiet \
+	  -c $(CONSTRAINTS) --no-cache-dir --no-build-isolation --no-deps -w $(DS_WHEELS) $(DEEPSPEED)
+	$(PIP_INSTALL) --no-build-isolation --find-links $(DS_WHEELS) $(DEEPSPEED)
 	touch $@
 
 install: $(VENV)/.installed
