@@ -438,29 +438,12 @@ def real_served(real_model, tmp_path_factory) -> Iterable[str]:
 
 
 # Modules whose assertions time things (the adaptive window, timeouts, trickling servers, rates): on a
-# 2-core machine a parallel worker beside them skews the clock they measure.
+# 2-core machine a parallel worker beside them skews the clock they measure, so `make test` runs them
+# with the slow tests, in one process, after the rest has run on two workers.
 TIMED_MODULES = {"test_runner.py", "test_hostile_servers.py", "test_progress.py", "test_limits.py"}
-# Modules whose slow tests start several training processes of their own (a launcher and its workers, whose
-# collectives spin while they wait for each other), run the real model or drive a browser: a worker beside
-# them starves them (a two-process ZeRO-3 run took 5 times as long) or makes their waits time out.
-ALONE_MODULES = {"test_train_resume.py", "test_slurm.py", "test_train_smoke.py", "test_real_model.py",
-                 "test_space_browser.py", "test_space_chat_safety.py", "test_older_results.py"}
-# The modules that take longest on one worker, in that order: `make test` hands them out first, so that no
-# worker is left with a long module at the end while the other waits (xdist's --dist loadfile keeps a
-# module on one worker; --no-loadscope-reorder keeps this order).
-LONGEST_FIRST = ["test_wheel.py", "test_train_smoke.py", "test_review.py", "test_demo.py", "test_backends.py",
-                 "test_deploy.py", "test_store_damage.py", "test_judge.py", "test_resume.py", "test_train_distill.py",
-                 "test_bench_protocol.py", "test_bench_cli.py", "test_translate_serve.py", "test_cli_settings.py"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """The `timed` and `alone` markers (`make test` runs the `alone` tests in one process after the rest
-    has run on two workers), and the longest modules first."""
     for item in items:
-        name = item.path.name
-        if name in TIMED_MODULES:
+        if item.path.name in TIMED_MODULES:
             item.add_marker(pytest.mark.timed)
-        if name in TIMED_MODULES or (name in ALONE_MODULES and item.get_closest_marker("slow")):
-            item.add_marker(pytest.mark.alone)
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module keeps its order
