@@ -290,6 +290,19 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None, exe: 
     return Run([exe, *map(str, args)], proc.returncode, proc.stdout, proc.stderr)
 
 
+def generate(folder: Path, text: str = "Which vitamin deficiency causes scurvy?") -> str:
+    """The greedy answer of the model saved in `folder` to one chat turn (the saved model loads and generates)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    ids = tok.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)
+    out = model.generate(**ids, max_new_tokens=8, do_sample=False)
+    assert out.shape[1] > ids["input_ids"].shape[1]
+    return tok.decode(out[0, ids["input_ids"].shape[1]:])
+
+
 @pytest.fixture
 def cli(tmp_path) -> Callable[..., Run]:
     """cli(*args, env=None, cwd=None, exe="globmed") runs the real CLI, offline, HF_HOME in tmp."""

@@ -24,8 +24,7 @@ from safetensors.torch import load_file
 
 from tests.support.serving import free_port
 
-from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath
-from .test_train_smoke import generate
+from .conftest import NO_DEEPSPEED, ROOT, cli_env, fsdp_on_cpu_pythonpath, generate
 
 BIN = Path(sys.executable).parent
 STEPS, SAVE_EVERY, KILL_AFTER = 8, 4, 4

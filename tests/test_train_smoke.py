@@ -15,7 +15,7 @@ import pytest
 from tests.support.hub_server import HubServer, client_env
 from tests.support.serving import free_port
 
-from .conftest import ROOT, cli_env, run_cli
+from .conftest import ROOT, cli_env, generate, run_cli
 
 SECRET = "hf_GlobmedTrainPush" + uuid.uuid4().hex
 
@@ -41,18 +41,6 @@ def lora(tmp_path_factory) -> Path:
                    "--merge-lora", "--max-steps", "3", "--learning-rate", "1e-2"], cli_env(tmp / "hf_home"), timeout=600)
     assert res.returncode == 0, str(res)
     return out
-
-
-def generate(folder: Path, text: str = "Which vitamin deficiency causes scurvy?") -> str:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    ids = tok.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt",
-                                  return_dict=True)
-    out = model.generate(**ids, max_new_tokens=8, do_sample=False)
-    assert out.shape[1] > ids["input_ids"].shape[1]
-    return tok.decode(out[0, ids["input_ids"].shape[1]:])
 
 
 # ----------------------------------------------------------------------------------------- smoke run
