@@ -169,7 +169,7 @@ def trace_adaptive(base_url: str, built: Path, out: Path, runs: int) -> dict[str
     from rich.console import Console
 
     import globmed.runner.executor as runner_mod
-    from globmed.bench.run import BenchSettings, run_bench
+    from globmed.bench.evaluate import BenchSettings, run_bench
 
     original = runner_mod.AdaptiveLimit
     trace: dict[str, Any] = {"samples": [], "cuts": [], "latencies": []}
@@ -217,7 +217,7 @@ def profile_run(base_url: str, built: Path, out: Path, runs: int, concurrency: i
 
     from rich.console import Console
 
-    from globmed.bench.run import BenchSettings, run_bench
+    from globmed.bench.evaluate import BenchSettings, run_bench
 
     settings = BenchSettings(data=str(built), out=out, backend="openai", model="scripted", base_url=base_url,
                              datasets="medqa", languages="en", runs=runs, concurrency=concurrency, progress=False)

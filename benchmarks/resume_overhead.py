@@ -1,11 +1,11 @@
 """Benchmark: what the crash-safe store costs, and what a kill -9 + rerun repeats.
 
 What it measures (issue 3, "Performance" and item 4 "The runner")
-  1. Store overhead: the same endpoint run (`globmed.bench.run.run_bench`, in-process, openai
+  1. Store overhead: the same endpoint run (`globmed.bench.evaluate.run_bench`, in-process, openai
      backend against the loopback server with 0.2 s latency and capacity 64, the 400 synthetic
      MCQA items x --runs 5 = 2,000 requests) once with the real SQLite store and once with a no-op
-     in-memory store (a Store subclass with dict storage, monkeypatched into globmed.bench.run and
-     globmed.bench.score), alternated A B B A ... over --repeats pairs after one untimed warm-up.
+     in-memory store (a Store subclass with dict storage, monkeypatched into globmed.bench.evaluate and
+     globmed.bench.scoring), alternated A B B A ... over --repeats pairs after one untimed warm-up.
      Printed: the median and best wall time of each and the overhead % (sqlite / memory - 1).
      The fixed `--concurrency 64` is used so that adaptive-concurrency variance does not hide a
      few-percent difference (the store's cost is the same per request either way).
@@ -118,9 +118,9 @@ def memory_store_class() -> type:
 def run_in_process(base_url: str, built: Path, out: Path, runs: int, store_cls: type | None) -> float:
     from rich.console import Console
 
-    import globmed.bench.run as run_mod
-    import globmed.bench.score as score_mod
-    from globmed.bench.run import BenchSettings, run_bench
+    import globmed.bench.evaluate as run_mod
+    import globmed.bench.scoring as score_mod
+    from globmed.bench.evaluate import BenchSettings, run_bench
     from globmed.runner.store import Store
 
     run_mod.Store = score_mod.Store = store_cls or Store

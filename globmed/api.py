@@ -1,11 +1,9 @@
-"""What the Python API shares: settings from a dataclass or from keyword arguments (validated as the
-CLI validates flags), and modules that can be called as their command."""
+"""What the Python API shares: settings from a dataclass or from keyword arguments, validated as the
+CLI validates flags."""
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .settings import coerce
 
@@ -21,17 +19,3 @@ def settings_from(cls: type[T], settings: T | None, values: dict[str, Any], comm
             raise TypeError(f"{command}: expected a {cls.__name__}, got {type(settings).__name__}")
         return settings
     return coerce(cls, values, origin=command)
-
-
-def make_callable(module_name: str, function: Callable[..., Any]) -> None:
-    """Let a module be called as `function`, so that `globmed.bench.run(...)` runs the bench while
-    `from globmed.bench.run import BenchSettings` keeps working. (A plain function named like a submodule
-    cannot keep the name: importing the submodule rebinds the package attribute to the module.)"""
-    module = sys.modules[module_name]
-
-    class CallableModule(types.ModuleType):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return function(*args, **kwargs)
-
-    CallableModule.__call__.__doc__ = function.__doc__
-    module.__class__ = CallableModule

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .bench.run import BenchSettings
+from .bench.evaluate import BenchSettings
 from .bench.settings import CompareSettings, ReportSettings
 from .catalog import ListSettings
 from .demo import DemoSettings
@@ -142,7 +142,7 @@ def demo(settings: Any) -> None:
 @settings_command(bench_app, "run", BenchSettings)
 def bench_run(settings: BenchSettings) -> None:
     """Evaluate a model (or a campaign of models) zero-shot on GlobMed configs; crash-safe and resumable."""
-    from .bench.run import run_bench
+    from .bench.evaluate import run_bench
 
     run_bench(settings, console)
 
@@ -153,7 +153,7 @@ def bench_report(settings: ReportSettings) -> None:
     from .bench.report import report
 
     if settings.repair:
-        from .bench.run import report_repair
+        from .bench.evaluate import report_repair
         from .core.resultsfolder import ResultsFolder
 
         store = ResultsFolder(settings.out).open_store(repair=True)

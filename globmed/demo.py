@@ -102,8 +102,8 @@ def run(settings: DemoSettings, console: Console) -> None:
 
     model, name, meta = _model(choices["model"], workdir, built, console)
     console.rule(f"3. GlobMed-Bench with {name}")
+    from .bench.evaluate import BenchSettings, run_bench
     from .bench.report import report
-    from .bench.run import BenchSettings, run_bench
 
     results = workdir / "results"
     for mode in choices["modes"]:

@@ -17,9 +17,9 @@ from rich.console import Console
 
 from globmed import languages, registry
 from globmed.backends import GenerationSettings, Request, make_backend
+from globmed.bench.evaluate import BenchSettings, build_requests, plan_configs, run_bench
 from globmed.bench.grading import score_choices
 from globmed.bench.resolve import entries_from, resolve
-from globmed.bench.run import BenchSettings, build_requests, plan_configs, run_bench
 from globmed.core.datafolder import open_data
 from globmed.core.resultsfolder import ResultsFolder
 from tests.conftest import cli_env, gold_responder, load_config, run_cli

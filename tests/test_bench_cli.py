@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
+from globmed.bench.evaluate import BenchSettings, run_bench
 from globmed.bench.report import compare
-from globmed.bench.run import BenchSettings, run_bench
 from globmed.core.datafolder import open_data
 from globmed.core.resultsfolder import ResultsFolder
 from globmed.errors import GlobmedError

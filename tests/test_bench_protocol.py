@@ -13,9 +13,9 @@ import yaml
 
 from globmed import registry
 from globmed.bench.campaign import ModelEntry
+from globmed.bench.evaluate import BenchSettings
 from globmed.bench.paper import compare_with_paper, paper
 from globmed.bench.resolve import resolve
-from globmed.bench.run import BenchSettings
 from tests.conftest import gold_responder
 
 PAPER_SIX = {"bionli", "mednli", "headqa", "medexpqa", "medqa", "mmlu_pro"}  # the paper's bench datasets

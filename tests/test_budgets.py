@@ -9,8 +9,8 @@ import json
 import pytest
 
 from globmed.bench.campaign import ModelEntry
+from globmed.bench.evaluate import BenchSettings
 from globmed.bench.resolve import resolve
-from globmed.bench.run import BenchSettings
 from globmed.tasks import REASONING_TOKENS
 from tests.conftest import cli_env, gold_responder, load_config, run_cli
 

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from globmed import registry
-from globmed.bench.score import translation_kind
+from globmed.bench.scoring import translation_kind
 from globmed.core.datafolder import open_data
 from globmed.hub.build import build
 from globmed.hub.settings import BuildSettings

@@ -12,8 +12,8 @@ import pytest
 
 from globmed.backends import make_backend
 from globmed.bench.campaign import ModelEntry
+from globmed.bench.evaluate import BenchSettings
 from globmed.bench.resolve import ResolvedRun, entries_from, resolve
-from globmed.bench.run import BenchSettings
 from globmed.core.datafolder import DataFolder
 from globmed.errors import GlobmedError
 

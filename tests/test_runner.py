@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 
 from globmed.backends import GenerationSettings, Request, make_backend
-from globmed.bench.run import BenchSettings, run_bench
+from globmed.bench.evaluate import BenchSettings, run_bench
 from globmed.core.resultsfolder import ResultsFolder
 from globmed.errors import GlobmedError
 from globmed.runner import Job, RunStats, Store, execute, request_key

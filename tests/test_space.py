@@ -96,7 +96,7 @@ def test_sample_results_are_small_synthetic_and_without_mednli():
 
 def test_space_import_is_light():
     code = ("import sys, globmed.space.app, globmed.space.data, globmed.space.chat; "
-            "heavy = [m for m in ('globmed.runner', 'globmed.backends', 'globmed.bench.score', 'globmed.bench.run', "
+            "heavy = [m for m in ('globmed.runner', 'globmed.backends', 'globmed.bench.scoring', 'globmed.bench.evaluate', "
             "'torch', 'transformers') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

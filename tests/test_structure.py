@@ -37,7 +37,7 @@ def test_only_globmed_core_spells_a_folder_layout(graph):
 def test_bench_core_and_tasks_are_in_no_import_cycle(graph):
     mods = graph.modules(ROOT)
     edges = {m: graph.imports(m, p, set(mods)) for m, p in mods.items()}
-    assert "globmed.bench.run" in edges["globmed.bench.score"] or "globmed.bench.score" in edges["globmed.bench.run"]
+    assert "globmed.bench.scoring" in edges["globmed.bench.evaluate"]  # the scan sees the imports it checks
     parts = ("globmed.bench", "globmed.core", "globmed.tasks")
     tangled = [c for c in graph.cycles(edges) if any(m.startswith(parts) for m in c)]
     assert not tangled, tangled

@@ -6,7 +6,7 @@ for every MCQA/NLI output whose answer `extract_answer` could not read, one requ
 model). Its requests go through the runner into the same crash-safe store, keyed by the judge's
 identity and the whole prompt, so a rerun asks nothing twice and `--rescore` reads them offline.
 This module holds the judge's prompts and how its replies are read (scoring reads them through
-`Judging`); asking it is globmed.bench.run.judge_unparsed, beside the evaluated models' requests.
+`Judging`); asking it is globmed.bench.evaluate.judge_unparsed, beside the evaluated models' requests.
 
 What it changes: nothing in `pred`, `correct`, `accuracy` or `unparsed`. The judge's reading goes
 to the details column `pred_judge`, and each results row gets `unparsed_judge` (still unparsed after

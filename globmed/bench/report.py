@@ -20,7 +20,7 @@ from ..core.resultsfolder import ResultsFolder
 from ..errors import GlobmedError
 from ..io import write_text
 from .metrics import accuracy_summary
-from .score import print_scores, score
+from .scoring import print_scores, score
 from .stats import compare_models, compare_to_reference
 
 Correctness = dict[str, dict[tuple[str, str], dict[str, list[bool | None]]]]  # model -> (dataset, lang) -> id -> runs
@@ -99,7 +99,7 @@ def report(out: Path, rescore: bool = False, method: str = "holm", console: Cons
     console = console or Console()
     out = Path(out)
     if judge is not None:  # a JudgeSpec: asks about the unparsed outputs it has not seen, then re-scores
-        from .run import judge_unparsed
+        from .evaluate import judge_unparsed
 
         judge_unparsed(out, judge, console, progress=False)
     elif rescore:

@@ -29,7 +29,7 @@ from .campaign import ModelEntry, load_campaign
 
 if TYPE_CHECKING:
     from ..core.datafolder import DataFolder
-    from .run import BenchSettings
+    from .evaluate import BenchSettings
 
 ADAPTIVE = "adaptive"
 Window = int | Literal["adaptive"]

@@ -185,7 +185,7 @@ def _key(identity: dict[str, Any], plan: ConfigPlan, item: dict[str, Any], run: 
 
 def run_bench(settings: BenchSettings, console: Console | None = None, summary: bool = True) -> Path:
     """Evaluate, score and (with `summary`) print the per-language table; returns OUT."""
-    from .score import print_scores, score
+    from .scoring import print_scores, score
 
     console = console or Console()
     folder = ResultsFolder(settings.out)
@@ -320,7 +320,7 @@ def dry_run(runs: list[ResolvedRun], plans: list[ConfigPlan], console: Console) 
 def judge_unparsed(out: Path, spec: Any, console: Console, progress: bool = True) -> dict[str, Any]:
     """Ask the judge (a globmed.bench.judge.JudgeSpec) about every unparsed output in OUT that it has not
     answered yet, then re-score."""
-    from .score import score
+    from .scoring import score
 
     folder = ResultsFolder(out)
     manifest = folder.read_manifest()
@@ -339,21 +339,3 @@ def judge_unparsed(out: Path, spec: Any, console: Console, progress: bool = True
     console.print(f"judge [bold]{spec.model}[/]: asked about {len(pending)} unparsed output(s) "
                   f"({stats.errors} errors); its readings are in the column pred_judge")
     return result
-
-
-def run(settings: BenchSettings | None = None, /, console: Console | None = None, **values: Any) -> Path:
-    """`globmed bench run` from Python: a BenchSettings, or its fields as keyword arguments (checked as the
-    CLI checks flags). Tables go to `console` (default: stdout). Returns the results folder (OUT), whose
-    configs load with datasets.load_dataset(str(OUT), "results") and "details.<dataset>.<language>"."""
-    from ..api import settings_from
-
-    return run_bench(settings_from(BenchSettings, settings, values, "globmed.bench.run"), console)
-
-
-def _callable() -> None:
-    from ..api import make_callable
-
-    make_callable(__name__, run)
-
-
-_callable()  # globmed.bench.run(...) is the call above

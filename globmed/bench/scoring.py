@@ -296,12 +296,3 @@ def _macro(rows: list[dict[str, Any]], key: str) -> float:
             per_dataset[r["dataset"]].append(r[key])
     means = [sum(v) / len(v) for v in per_dataset.values() if v]
     return sum(means) / len(means) if means else float("nan")
-
-
-def _callable() -> None:
-    from ..api import make_callable
-
-    make_callable(__name__, score)
-
-
-_callable()  # globmed.bench.score(OUT) re-scores a results folder from its request store (offline)
