@@ -36,7 +36,9 @@ def run(settings: BenchSettings | None = None, /, console: Console | None = None
 
 def score(out: str | Path, judge_pending: bool = False) -> dict[str, Any]:
     """Re-score a results folder from its request store alone (offline), as `bench report --rescore` does:
-    details per item and run, results per run. Returns the row counts written per config kind."""
+    details per item and run, results per run; returns the rows written ({"results": n, "details": m, m
+    over every details config}). With `judge_pending` it writes nothing and returns {"judge_pending": the
+    judge requests still to send}."""
     from .scoring import score as score_folder
 
     return score_folder(Path(out), judge_pending)
