@@ -26,6 +26,7 @@ from globmed.core.resultsfolder import ResultsFolder
 from globmed.errors import GlobmedError
 from globmed.runner import Job, RunStats, Store, execute, request_key
 from globmed.runner.concurrency import INITIAL, endpoint_key
+from globmed.runner.executor import PACE_SPREAD
 from globmed.runner.store import checksum
 from tests.conftest import ROOT, gold_responder
 from tests.support.virtual_server import SimulatedServer, simulate
@@ -109,7 +110,9 @@ def test_a_burst_of_responses_goes_back_out_spread(openai_server, store):
     expected = 0.5 * 0.2 / 16  # PACE_SPREAD x floor latency / window
     # the median, not the smallest gap: a loop stalled by other load may wake two paced sends at once
     assert sorted(gaps)[len(gaps) // 2] > 0.5 * expected and second[-1] - second[0] > 0.7 * 15 * expected, gaps
-    assert stats.elapsed < 4 * 0.2 + 0.3, stats.elapsed  # 4 round trips + the one-time spreading
+    # 4 round trips + the one-time spreading is 0.9 s: bounded loosely here (CI once saw 1.41 s, the loop
+    # stalled by other load); the exact figure is test_virtual_time_spreading_costs_half_a_round_trip_once
+    assert stats.elapsed < 2.0, stats.elapsed
 
 # -- retries ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 429, "drop"])
@@ -289,6 +292,14 @@ def test_virtual_time_a_short_run_reaches_the_limit_and_the_next_starts_there(tm
     second = simulate(200, store, tag="second model")
     assert second["first_window"] == 64 and second["of_attainable"] >= 0.95, second
     assert second["elapsed_s"] <= 1.02 * best["elapsed_s"], (second, best)  # as good as the right fixed window
+
+
+def test_virtual_time_spreading_costs_half_a_round_trip_once(tmp_path):
+    """The paced sends of test_a_burst_of_responses_goes_back_out_spread, exactly: 64 requests through a
+    window of 16 take 4 round trips, plus the spreading (PACE_SPREAD x latency) once, not once per window."""
+    run = simulate(64, Store(tmp_path / "requests.sqlite"), capacity=16, concurrency=16)
+    assert run["max_in_flight"] == 16 and run["errors"] == 0, run
+    assert 4 * 0.2 < run["elapsed_s"] <= 4 * 0.2 + PACE_SPREAD * 0.2, run  # spread, and no more than once
 
 
 def test_virtual_time_queue_mode_keeps_the_server_busy(tmp_path):
