@@ -55,7 +55,8 @@ demo-offline: $(VENV)/.installed-demo
 # workers (pytest-xdist), then the slow ones (real model, trainings, Slurm, browser, wheel) and the ones
 # that time a server (marker `timed`) in one process, where no worker beside them skews the clock.
 # (Tried: the slow tests that need no quiet machine on the workers too. On this 2-core machine the first
-# pass grew by 3.5 min and the whole run by about 1 min.)
+# pass grew by 3.5 min and the whole run by about 1 min; with every one-process slow test there, the first
+# pass took 11.5 min: torch tests beside each other ran 2-3x slower. benchmarks/timing_plugin.py measures it.)
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow and not timed" -n 2 --dist loadfile

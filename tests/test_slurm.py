@@ -30,10 +30,8 @@ def cluster():
 def _job_env(tmp_path: Path, port: int) -> dict[str, str]:
     """One CPU process per node, the rendezvous on `port`, the script's own config (FSDP2, run as FSDP2 on
     CPUs through the test's sitecustomize)."""
-    env = cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                  GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None)
-    env["PYTHONPATH"] = fsdp_on_cpu_pythonpath()
-    return env
+    return cli_env(tmp_path / "hf_home", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                   GPUS_PER_NODE="1", MAIN_PORT=str(port), ACCELERATE_CONFIG=None, PYTHONPATH=fsdp_on_cpu_pythonpath())
 
 
 def _sbatch(cluster, env: dict[str, str], log: Path, *args: str, wait: bool = False):
